@@ -1,0 +1,10 @@
+"""Placeholder subcommands, filled in by its issue."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add no subcommand yet."""

@@ -1,0 +1,1 @@
+"""Placeholder plugin module, filled in by its issue."""

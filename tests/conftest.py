@@ -1,0 +1,1 @@
+"""Shared set-up of the plugin's own tests (``pytester`` is enabled in pyproject)."""
