@@ -7,6 +7,7 @@ imports is re-exported here.
 from __future__ import annotations
 
 from pytest_mpcheck.exceptions import MpcheckError, MpcheckUsageError, MpcheckWarning
+from pytest_mpcheck.startmethods import available_methods
 
 __version__ = "0.1.0"
 
@@ -15,4 +16,5 @@ __all__ = [
     "MpcheckUsageError",
     "MpcheckWarning",
     "__version__",
+    "available_methods",
 ]

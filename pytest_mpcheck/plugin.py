@@ -14,6 +14,7 @@ GROUP_NAME = "mpcheck"
 GROUP_DESCRIPTION = "multiprocessing checks (pytest-mpcheck)"
 
 pytest_plugins = [
+    "pytest_mpcheck.startmethods",
     "pytest_mpcheck.fixtures",
     "pytest_mpcheck.leaks",
     "pytest_mpcheck.kit.plugin",
