@@ -6,8 +6,39 @@ imports is re-exported here.
 
 from __future__ import annotations
 
-from pytest_mpcheck.exceptions import MpcheckError, MpcheckUsageError, MpcheckWarning
-from pytest_mpcheck.startmethods import available_methods
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Keep this module import-light: every sandbox child, and every process a learner's
+# code starts under spawn or forkserver, imports ``pytest_mpcheck`` (scenarios,
+# probes), and importing pytest there costs ~200 ms each time. So the public names
+# are loaded on first use (PEP 562): add a name to _LAZY and to the TYPE_CHECKING
+# block, never as a plain top-level import.
+if TYPE_CHECKING:
+    from pytest_mpcheck.exceptions import MpcheckError, MpcheckUsageError, MpcheckWarning
+    from pytest_mpcheck.speedup import (
+        SpeedupMeasurement,
+        SpeedupVerdict,
+        assert_speedup,
+        effective_cpus,
+        measure_speedup,
+    )
+    from pytest_mpcheck.speedup import judge as judge_speedup
+    from pytest_mpcheck.startmethods import available_methods
+
+# public name -> (module, name in that module)
+_LAZY = {
+    "MpcheckError": ("pytest_mpcheck.exceptions", "MpcheckError"),
+    "MpcheckUsageError": ("pytest_mpcheck.exceptions", "MpcheckUsageError"),
+    "MpcheckWarning": ("pytest_mpcheck.exceptions", "MpcheckWarning"),
+    "SpeedupMeasurement": ("pytest_mpcheck.speedup", "SpeedupMeasurement"),
+    "SpeedupVerdict": ("pytest_mpcheck.speedup", "SpeedupVerdict"),
+    "assert_speedup": ("pytest_mpcheck.speedup", "assert_speedup"),
+    "available_methods": ("pytest_mpcheck.startmethods", "available_methods"),
+    "effective_cpus": ("pytest_mpcheck.speedup", "effective_cpus"),
+    "judge_speedup": ("pytest_mpcheck.speedup", "judge"),
+    "measure_speedup": ("pytest_mpcheck.speedup", "measure_speedup"),
+}
 
 __version__ = "0.1.0"
 
@@ -15,6 +46,22 @@ __all__ = [
     "MpcheckError",
     "MpcheckUsageError",
     "MpcheckWarning",
+    "SpeedupMeasurement",
+    "SpeedupVerdict",
     "__version__",
+    "assert_speedup",
     "available_methods",
+    "effective_cpus",
+    "judge_speedup",
+    "measure_speedup",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use (see the comment above ``_LAZY``)."""
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
