@@ -82,9 +82,7 @@ def set_language(language: str | None) -> str:
     else:
         found = _language_of(language)
         if found is None:
-            raise ValueError(
-                f"unknown language {language!r}: choose one of {', '.join(LANGUAGES)}"
-            )
+            raise ValueError(f"unknown language {language!r}: choose one of {', '.join(LANGUAGES)}")
         chosen = found
     _translation = gettext.translation(
         DOMAIN, localedir=str(LOCALE_DIR), languages=[chosen], fallback=True

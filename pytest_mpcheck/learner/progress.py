@@ -278,9 +278,7 @@ def record_run(
         previous = read_last_run(root)
     except ProgressFileError:
         previous = None
-    merged = (
-        previous if previous is not None and previous.impl == impl else LastRun(impl=impl)
-    )
+    merged = previous if previous is not None and previous.impl == impl else LastRun(impl=impl)
     for res in results:
         if res.ran:
             res.updated_at = res.updated_at or now
