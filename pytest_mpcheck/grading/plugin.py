@@ -39,6 +39,10 @@ REPORT_FORMAT_HELP = (
     "the report's schema: gradescope (results.json, the default), exercism (test-runner "
     "results.json, version 3) or classroom (GitHub Classroom's autograding reporter)."
 )
+ONLY_HELP = (
+    "run only the tests whose node ids are listed in this file (one a line), each keeping "
+    "the worth it has in the full run (used by `mpcheck grade` to finish a run that died)."
+)
 DEFAULT_FORMAT = "gradescope"
 
 #: workerinput key: the folder where xdist workers leave the collected tests' worth.
@@ -69,7 +73,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help=REPORT_FORMAT_HELP,
     )
+    group.addoption("--mpcheck-only", dest="mpcheck_only", default=None, help=ONLY_HELP)
     parser.addini("mpcheck_report", REPORT_HELP, default="")
+    parser.addini("mpcheck_only", ONLY_HELP, default="")
     parser.addini("mpcheck_report_format", REPORT_FORMAT_HELP, default=DEFAULT_FORMAT)
 
 
@@ -119,9 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the ``points`` marker; check the report options; set up the scoreboard."""
     config.addinivalue_line("markers", MARKER_HELP)
     get_scoreboard(config)
-    raw_format = config.getoption("mpcheck_report_format") or config.getini(
-        "mpcheck_report_format"
-    )
+    raw_format = config.getoption("mpcheck_report_format") or config.getini("mpcheck_report_format")
     report_format = str(raw_format or DEFAULT_FORMAT).strip().lower()
     if report_format not in FORMATS:
         raise pytest.UsageError(
@@ -159,6 +163,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.stash[_WORTH_KEY] = worth
     for item in items:
         item.user_properties.append((PROPERTY_NAME, worth[item.nodeid]))
+    only_file = config.getoption("mpcheck_only") or config.getini("mpcheck_only")
+    if only_file:
+        try:
+            text = Path(str(only_file)).read_text(encoding="utf-8")
+        except OSError as error:
+            raise pytest.UsageError(
+                _("--mpcheck-only {path} cannot be read: {error}").format(
+                    path=only_file, error=error
+                )
+            ) from error
+        wanted = {line.strip() for line in text.splitlines() if line.strip()}
+        kept = [item for item in items if item.nodeid in wanted]
+        dropped = [item for item in items if item.nodeid not in wanted]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -61,7 +61,11 @@ def build_gradescope(board: Scoreboard, execution_time: float) -> dict[str, Any]
             "status": FAILED if status == FAILED else PASSED,
             "output": test.final_output,
             "visibility": "visible",
-            "extra_data": {"exercise": test.exercise, "nodeid": test.nodeid, "outcome": status},
+            "extra_data": {
+                "exercise": test.exercise,
+                "nodeid": test.nodeid,
+                "outcome": test.status,
+            },
         }
         tests.append(entry)
     return {

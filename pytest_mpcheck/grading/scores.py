@@ -236,9 +236,9 @@ class Scoreboard:
             when: str = report.when or ""
             if when not in ("setup", "call", "teardown"):
                 # pytest-xdist's report for a test whose worker process died.
-                reason = _(
-                    "The test process crashed while running this test ({detail})."
-                ).format(detail=reason)
+                reason = _("The test process crashed while running this test ({detail}).").format(
+                    detail=reason
+                )
             elif report.when == "setup":
                 reason = _("The test could not be set up: {reason}").format(reason=reason)
             elif report.when == "teardown":
