@@ -8,14 +8,60 @@ other fixture here depends on it, so using any of them runs the test under each 
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
 from multiprocessing.context import BaseContext
+from multiprocessing.managers import SyncManager
+from typing import Any
 
+import psutil
 import pytest
 
+from pytest_mpcheck import proctree, reaper
+from pytest_mpcheck.i18n import _
+from pytest_mpcheck.plugin import option_group
+from pytest_mpcheck.processes import (
+    DEFAULT_TIMEOUT,
+    TERMINATE_GRACE,
+    ProcessGroup,
+    ProcessGroupError,
+    hang_report,
+    is_helper_process,
+)
+from pytest_mpcheck.queues import TimeoutQueue
 from pytest_mpcheck.startmethods import marker_methods, selected_methods
 
-__all__ = ["FIXTURE_NAMES", "mp_context", "mp_start_method"]
+__all__ = [
+    "FIXTURE_NAMES",
+    "fixture_timeout",
+    "mp_context",
+    "mp_manager",
+    "mp_start_method",
+    "process_group",
+    "timed_out",
+    "timeout_queue",
+]
+
+TIMEOUT_HELP = (
+    "default deadline in seconds of the fixtures' blocking calls: timeout_queue's "
+    "get/put/join, process_group's join and mp_manager's shutdown at teardown "
+    f"(default: {DEFAULT_TIMEOUT:g})"
+)
+
+_TIMEOUT = pytest.StashKey[float]()
+# When pytest-timeout will end the test (time.monotonic()), from its set_timer hook.
+_TIMEOUT_DEADLINE = pytest.StashKey[float]()
+# The test's call phase failed (its fixtures need not wait long for its processes).
+_CALL_FAILED = pytest.StashKey[bool]()
+# The process groups of the running test, for hang reports.
+_GROUPS = pytest.StashKey[list[ProcessGroup]]()
+# Seconds kept in hand before pytest-timeout's deadline to end processes ourselves.
+_TIMEOUT_MARGIN = 1.0
 
 #: The plugin's fixtures: a test that uses one of them is a "fixture user" for the
 #: leak guard's ``auto`` mode.
@@ -95,3 +141,234 @@ def mp_context(mp_start_method: str) -> BaseContext:
     Never touches the global start method: ``multiprocessing.get_context`` only.
     """
     return multiprocessing.get_context(mp_start_method)
+
+
+# --------------------------------------------------------------------------- #
+# Options, and what pytest-timeout tells us.
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--mpcheck-timeout`` and its ini twin ``mpcheck_timeout``."""
+    option_group(parser).addoption(
+        "--mpcheck-timeout",
+        dest="mpcheck_timeout",
+        default=None,
+        metavar="SECONDS",
+        help=TIMEOUT_HELP,
+    )
+    parser.addini("mpcheck_timeout", help=TIMEOUT_HELP, default="")
+
+
+def _parse_timeout(value: str, source: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise pytest.UsageError(f"{source} must be a positive number of seconds, not {value!r}.")
+    return seconds
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Validate ``--mpcheck-timeout`` (a bad value stops the run with one sentence)."""
+    option = config.getoption("mpcheck_timeout", default=None)
+    ini = str(config.getini("mpcheck_timeout") or "").strip()
+    if option is not None:
+        config.stash[_TIMEOUT] = _parse_timeout(str(option), "--mpcheck-timeout")
+    elif ini:
+        config.stash[_TIMEOUT] = _parse_timeout(ini, "ini setting mpcheck_timeout")
+    else:
+        config.stash[_TIMEOUT] = DEFAULT_TIMEOUT
+
+
+def fixture_timeout(config: pytest.Config) -> float:
+    """The fixtures' default deadline in seconds (``--mpcheck-timeout``)."""
+    return config.stash.get(_TIMEOUT, DEFAULT_TIMEOUT)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> None:
+    """Note when pytest-timeout will end the test, so teardown stops waiting in time.
+
+    Returns ``None``: pytest-timeout's own implementation still sets the timer.
+    """
+    timeout = getattr(settings, "timeout", None)
+    if timeout:
+        item.stash[_TIMEOUT_DEADLINE] = time.monotonic() + float(timeout)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> None:
+    """Forget pytest-timeout's deadline once its timer is cancelled (returns ``None``)."""
+    with contextlib.suppress(KeyError):
+        del item.stash[_TIMEOUT_DEADLINE]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember a failed call: the fixtures then end the test's processes without waiting."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_CALL_FAILED] = True
+    return report
+
+
+def timed_out(item: pytest.Item) -> bool:
+    """Whether pytest-timeout's deadline for ``item`` has passed (it is ending the test)."""
+    deadline = item.stash.get(_TIMEOUT_DEADLINE, None)
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def teardown_budget(item: pytest.Item, timeout: float) -> float:
+    """How long a fixture may wait at teardown: its deadline, cut short when needed.
+
+    After a failed test (a timed-out queue, a failed assertion) its processes are
+    usually stuck: wait one second, not the whole deadline. Under pytest-timeout,
+    keep a margin before its deadline to end the processes ourselves.
+    """
+    budget = timeout
+    if item.stash.get(_CALL_FAILED, False):
+        budget = min(budget, TERMINATE_GRACE)
+    deadline = item.stash.get(_TIMEOUT_DEADLINE, None)
+    if deadline is not None:
+        budget = min(budget, max(0.0, deadline - time.monotonic() - _TIMEOUT_MARGIN))
+    return budget
+
+
+def _test_processes(item: pytest.Item) -> dict[int, str]:
+    """The live processes of the running test (pid -> name), for a hang report."""
+    pids: dict[int, str] = {}
+    for group in item.stash.get(_GROUPS, []):
+        for process in group.alive():
+            if process.pid is not None:
+                pids[process.pid] = process.name
+        for child in group.refresh():
+            pids.setdefault(child.pid, proctree.describe(child).name)
+    if not pids:
+        for proc in proctree.descendants(os.getpid()):
+            if not is_helper_process(proc):
+                pids[proc.pid] = proctree.describe(proc).name
+    return pids
+
+
+# --------------------------------------------------------------------------- #
+# The fixtures.
+
+
+@pytest.fixture
+def process_group(
+    request: pytest.FixtureRequest, mp_context: BaseContext
+) -> Iterator[ProcessGroup]:
+    """A factory of processes of ``mp_context`` that never leaves one behind.
+
+    ``process_group(target, args=(...))`` starts and returns a process. At teardown
+    daemons are terminated; the others are joined within ``--mpcheck-timeout``,
+    and those still running are reported with their stacks, terminated, then
+    killed, which fails the test (as an error at teardown).
+    """
+    timeout = fixture_timeout(request.config)
+    group = ProcessGroup(mp_context, timeout=timeout, name="process_group")
+    groups = request.node.stash.setdefault(_GROUPS, [])
+    groups.append(group)
+    yield group
+    groups.remove(group)
+    failed = request.node.stash.get(_CALL_FAILED, False)
+    message = None
+    try:
+        # After a failed test its own report usually shows the hang already.
+        group.close(timeout=teardown_budget(request.node, timeout), stacks=not failed)
+    except ProcessGroupError as exc:
+        message = str(exc)
+    if message is not None:
+        pytest.fail(message, pytrace=False)
+
+
+_queue_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def timeout_queue(
+    request: pytest.FixtureRequest, mp_context: BaseContext
+) -> Iterator[Callable[..., TimeoutQueue]]:
+    """A factory of ``mp_context`` queues whose blocking calls carry a deadline.
+
+    ``timeout_queue(maxsize=0, *, name=None, timeout=None, joinable=False)`` returns a
+    :class:`~pytest_mpcheck.queues.TimeoutQueue`; ``timeout`` defaults to
+    ``--mpcheck-timeout``. Its queues are closed at teardown without blocking.
+    """
+    default = fixture_timeout(request.config)
+    made: list[TimeoutQueue] = []
+    item = request.node
+
+    def make(
+        maxsize: int = 0,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        joinable: bool = False,
+    ) -> TimeoutQueue:
+        queue = TimeoutQueue(
+            mp_context,
+            maxsize,
+            name=name or f"queue-{next(_queue_numbers)}",
+            timeout=default if timeout is None else timeout,
+            joinable=joinable,
+            hang_report=lambda: hang_report(_test_processes(item)),
+        )
+        made.append(queue)
+        return queue
+
+    yield make
+    for queue in made:
+        queue.dispose()
+
+
+def _shutdown_manager(manager: SyncManager, pid: int | None, budget: float) -> list[str]:
+    """Shut ``manager`` down within ``budget`` seconds; return problems found."""
+    problems: list[str] = []
+    # shutdown() talks to the server and could wait on a stuck one forever:
+    # run it in a thread and kill the server if it does not finish in time.
+    worker = threading.Thread(target=manager.shutdown, name="mpcheck-manager-shutdown")
+    worker.daemon = True
+    worker.start()
+    worker.join(budget)
+    if worker.is_alive() and pid is not None:
+        killed = proctree.kill_tree([pid])
+        problems += [
+            _("the manager did not shut down within {seconds:g} s; killed {process}").format(
+                seconds=budget, process=info
+            )
+            for info in killed
+        ]
+        worker.join(TERMINATE_GRACE)
+    if pid is not None:
+        with contextlib.suppress(psutil.Error):
+            server = psutil.Process(pid)
+            _gone, alive = psutil.wait_procs([server], timeout=TERMINATE_GRACE)
+            for info in proctree.kill_tree(alive):
+                problems.append(
+                    _("the manager's server process was still running: killed {process}").format(
+                        process=info
+                    )
+                )
+    return problems
+
+
+@pytest.fixture
+def mp_manager(request: pytest.FixtureRequest, mp_context: BaseContext) -> Iterator[SyncManager]:
+    """A started ``Manager`` of ``mp_context``, shut down at teardown (its server process gone).
+
+    The server process dies with pytest too (it is watched by the reaper).
+    """
+    manager = mp_context.Manager()
+    process = getattr(manager, "_process", None)
+    pid: int | None = getattr(process, "pid", None)
+    if pid is not None:
+        reaper.watch(pid)
+    yield manager
+    budget = max(teardown_budget(request.node, fixture_timeout(request.config)), 0.5)
+    problems = _shutdown_manager(manager, pid, budget)
+    if problems:
+        pytest.fail("mp_manager: " + "; ".join(problems), pytrace=False)

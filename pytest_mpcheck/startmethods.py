@@ -74,9 +74,7 @@ def parse_methods(value: str, *, source: str = "--mp-start-methods") -> list[str
         if name not in methods:
             methods.append(name)
     if not methods:
-        raise pytest.UsageError(
-            f"{source} is empty; name at least one of: {', '.join(valid)}."
-        )
+        raise pytest.UsageError(f"{source} is empty; name at least one of: {', '.join(valid)}.")
     return methods
 
 
