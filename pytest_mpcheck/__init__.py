@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 # block, never as a plain top-level import.
 if TYPE_CHECKING:
     from pytest_mpcheck.exceptions import MpcheckError, MpcheckUsageError, MpcheckWarning
+    from pytest_mpcheck.processes import ProcessGroup, ProcessGroupError
+    from pytest_mpcheck.queues import QueueTimeoutError, TimeoutQueue
     from pytest_mpcheck.speedup import (
         SpeedupMeasurement,
         SpeedupVerdict,
@@ -31,8 +33,12 @@ _LAZY = {
     "MpcheckError": ("pytest_mpcheck.exceptions", "MpcheckError"),
     "MpcheckUsageError": ("pytest_mpcheck.exceptions", "MpcheckUsageError"),
     "MpcheckWarning": ("pytest_mpcheck.exceptions", "MpcheckWarning"),
+    "ProcessGroup": ("pytest_mpcheck.processes", "ProcessGroup"),
+    "ProcessGroupError": ("pytest_mpcheck.processes", "ProcessGroupError"),
+    "QueueTimeoutError": ("pytest_mpcheck.queues", "QueueTimeoutError"),
     "SpeedupMeasurement": ("pytest_mpcheck.speedup", "SpeedupMeasurement"),
     "SpeedupVerdict": ("pytest_mpcheck.speedup", "SpeedupVerdict"),
+    "TimeoutQueue": ("pytest_mpcheck.queues", "TimeoutQueue"),
     "assert_speedup": ("pytest_mpcheck.speedup", "assert_speedup"),
     "available_methods": ("pytest_mpcheck.startmethods", "available_methods"),
     "effective_cpus": ("pytest_mpcheck.speedup", "effective_cpus"),
@@ -46,8 +52,12 @@ __all__ = [
     "MpcheckError",
     "MpcheckUsageError",
     "MpcheckWarning",
+    "ProcessGroup",
+    "ProcessGroupError",
+    "QueueTimeoutError",
     "SpeedupMeasurement",
     "SpeedupVerdict",
+    "TimeoutQueue",
     "__version__",
     "assert_speedup",
     "available_methods",

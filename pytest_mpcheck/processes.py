@@ -2,9 +2,9 @@
 
 The ``process_group`` fixture is a :class:`ProcessGroup`: call it like
 ``multiprocessing.Process`` (``process_group(target, args=(q,))``) and it returns the
-started process. Each process runs :func:`_bootstrap` first, which moves it into a
-process group of its own, so its descendants (even those re-parented when their
-parent exits) can be found and ended with it; every process is handed to the
+started process. Each process runs :func:`pytest_mpcheck._bootstrap.run` first,
+which moves it into a process group of its own, so its descendants (even those
+re-parented when their parent exits) can be found and ended with it; every process is handed to the
 :mod:`~pytest_mpcheck.reaper` so that it dies with pytest.
 
 At teardown (:meth:`ProcessGroup.close`) daemon processes are terminated at once,
@@ -28,7 +28,7 @@ from typing import Any
 
 import psutil
 
-from pytest_mpcheck import proctree, reaper
+from pytest_mpcheck import _bootstrap, proctree, reaper
 from pytest_mpcheck.exceptions import MpcheckError
 from pytest_mpcheck.i18n import _
 
@@ -49,18 +49,6 @@ TERMINATE_GRACE = 1.0
 
 class ProcessGroupError(MpcheckError):
     """Processes of a :class:`ProcessGroup` had to be killed at teardown."""
-
-
-def _bootstrap(target: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run ``target`` in a process group of its own (this runs in the child).
-
-    Top-level so that it pickles by reference under spawn and forkserver.
-    """
-    # Its own process group: its descendants inherit it, so the fixture and the
-    # reaper can end them all with one killpg even after they are re-parented.
-    with contextlib.suppress(OSError):
-        os.setpgid(0, 0)
-    return target(*args, **kwargs)
 
 
 def hang_report(pids: Mapping[int, str]) -> str:
@@ -177,7 +165,7 @@ class ProcessGroup:
         if self._closed:
             raise MpcheckError(_("this process group is closed: it cannot start processes"))
         process: BaseProcess = self.context.Process(  # type: ignore[attr-defined]
-            target=_bootstrap,
+            target=_bootstrap.run,
             args=(target, tuple(args), dict(kwargs or {})),
             name=name,
             daemon=daemon,
