@@ -71,6 +71,7 @@ class CallOutcome:
     multiprocessing resource tracker and fork server are not counted).
     ``call_duration`` is the scenario call alone, timed inside the child with
     clock functions captured before the learner's module was imported.
+    ``pid`` is the sandbox child's (gone by the time you read it).
     """
 
     status: str
@@ -90,6 +91,7 @@ class CallOutcome:
     phase: str = "start"
     location: str | None = None
     call_duration: float | None = None
+    pid: int | None = None
 
     @property
     def ok(self) -> bool:

@@ -17,6 +17,7 @@ import pickle
 import secrets
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ import psutil
 
 from pytest_mpcheck.exceptions import MpcheckError
 from pytest_mpcheck.i18n import _
-from pytest_mpcheck.proctree import ProcessInfo, describe, kill_session, kill_tree
+from pytest_mpcheck.proctree import ProcessInfo, describe
 from pytest_mpcheck.sandbox.child import BOOTSTRAP
 from pytest_mpcheck.sandbox.outcome import (
     CRASHED,
@@ -254,7 +255,6 @@ class _Call:
         assert proc.stdout is not None
         assert proc.stderr is not None
         streams = [_Stream(proc.stdout, self.output_limit), _Stream(proc.stderr, self.output_limit)]
-        killed: list[ProcessInfo] = []
         stacks = ""
         timed_out = False
         try:
@@ -266,7 +266,7 @@ class _Call:
                 stacks = self._hang_report(proc.pid)
         finally:
             # Whatever happened (even KeyboardInterrupt here), nothing of the call survives.
-            killed = self._kill_everything(proc)
+            killed, helpers = self._kill_everything(proc)
             self._drain(streams, result_r)
             duration = _clock() - start
             os.close(result_r)
@@ -274,9 +274,7 @@ class _Call:
                 stream.pipe.close()
         if self.result is None:
             self._read_result_file()
-        leftovers = [
-            info for info in killed if info.pid != proc.pid and _helper_role(info.cmdline) is None
-        ]
+        leftovers = [info for info in killed if info.pid != proc.pid and info.pid not in helpers]
         outcome = self._outcome(proc, timed_out)
         outcome.stdout = streams[0].text()
         outcome.stderr = streams[1].text()
@@ -285,6 +283,7 @@ class _Call:
         outcome.stacks = stacks
         outcome.leftovers = leftovers
         outcome.phase = self.phase
+        outcome.pid = proc.pid
         return outcome
 
     # -- while the child runs ------------------------------------------------------------
@@ -382,8 +381,9 @@ class _Call:
 
     def _hang_report(self, pid: int) -> str:
         roles: dict[int, str] = {pid: _("sandbox child (runs the call)")}
+        helpers = _helper_pids(pid)
         for p in _descendants(pid)[: _MAX_STACKS - 1]:
-            roles[p.pid] = _role(p)
+            roles[p.pid] = _role(p, p.pid in helpers)
         try:
             from pytest_mpcheck.stacks import dump_stacks, format_stacks
 
@@ -395,25 +395,56 @@ class _Call:
 
     # -- after the call ------------------------------------------------------------------
 
-    def _kill_everything(self, proc: subprocess.Popen[bytes]) -> list[ProcessInfo]:
-        """SIGKILL the child's tree, its session and every process seen; return them."""
-        killed: dict[int, ProcessInfo] = {}
-        for _round in range(10):
-            # Listed while the child (their subreaper) is alive, so a double-forked
-            # orphan is still its descendant here.
-            roots: list[psutil.Process] = []
+    def _kill_everything(
+        self, proc: subprocess.Popen[bytes]
+    ) -> tuple[list[ProcessInfo], set[int]]:
+        """SIGKILL the child's tree, its session and every process seen.
+
+        Returns what was killed and which of those were multiprocessing's helpers.
+        The session's process group is stopped first (one atomic ``killpg``), so a
+        fork flood cannot outrun the listing; the tree is listed while the child
+        (the subreaper of double-forked orphans) is still alive.
+        """
+        sid = proc.pid
+        with contextlib.suppress(OSError):
+            os.killpg(sid, signal.SIGSTOP)
+        killed: dict[int, tuple[int, ProcessInfo]] = {}
+        for _round in range(5):
+            procs: dict[int, psutil.Process] = {}
             with contextlib.suppress(psutil.Error):
-                roots.append(psutil.Process(proc.pid))
-            roots.extend(p for p in self.seen.values() if _alive(p))
-            for info in kill_tree(roots, timeout=2.0):
-                killed.setdefault(info.pid, info)
-            for info in kill_session(proc.pid, timeout=2.0):
-                killed.setdefault(info.pid, info)
-            if not any(_alive(p) for p in self.seen.values()):
+                procs[proc.pid] = psutil.Process(proc.pid)
+            for p in _descendants(proc.pid):
+                procs.setdefault(p.pid, p)
+            for p in self.seen.values():
+                procs.setdefault(p.pid, p)
+            for p in _session_members(sid):
+                procs.setdefault(p.pid, p)
+            alive = [p for p in procs.values() if _alive(p)]
+            if not alive:
                 break
+            for p in alive:
+                with contextlib.suppress(psutil.Error):
+                    p.suspend()  # those outside the group: no more forking
+            for p in alive:
+                if p.pid not in killed:
+                    killed[p.pid] = _describe(p)
+            with contextlib.suppress(OSError):
+                os.killpg(sid, signal.SIGKILL)
+            for p in alive:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+            _wait_gone(alive, timeout=2.0)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5.0)
-        return list(killed.values())
+        # A helper (resource tracker, fork server) says so in its command line while
+        # its parent does not: a fork server's children share its command line.
+        lines = {pid: info.cmdline for pid, (_ppid, info) in killed.items()}
+        helpers = set()
+        for pid, (ppid, info) in killed.items():
+            role = _helper_role(info.cmdline)
+            if role is not None and _helper_role(lines.get(ppid, "")) != role:
+                helpers.add(pid)
+        return [info for _ppid, info in killed.values()], helpers
 
     def _drain(self, streams: list[_Stream], result_r: int) -> None:
         """Read what is left in the pipes, until EOF or a short deadline."""
@@ -593,11 +624,60 @@ def _helper_role(cmdline: str) -> str | None:
     return None
 
 
-def _role(proc: psutil.Process) -> str:
+def _session_members(sid: int) -> list[psutil.Process]:
+    members = []
+    for pid in psutil.pids():
+        with contextlib.suppress(OSError, psutil.Error):
+            if pid != os.getpid() and os.getsid(pid) == sid:
+                members.append(psutil.Process(pid))
+    return members
+
+
+def _describe(proc: psutil.Process) -> tuple[int, ProcessInfo]:
+    """``(ppid, ProcessInfo)`` of ``proc``, tolerating a process that is gone."""
+    try:
+        with proc.oneshot():
+            ppid = proc.ppid()
+            name = proc.name()
+            cmdline = " ".join(proc.cmdline()) or name
+    except psutil.Error:
+        return 0, ProcessInfo(proc.pid, "?", "?")
+    return ppid, ProcessInfo(proc.pid, name, cmdline)
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> None:
+    """Wait until every process of ``procs`` is dead (or a zombie), at most ``timeout``."""
+    deadline = _clock() + timeout
+    pending = list(procs)
+    while pending and _clock() < deadline:
+        pending = [p for p in pending if _alive(p)]
+        if pending:
+            time.sleep(0.01)
+
+
+def _helper_pids(pid: int) -> set[int]:
+    """Multiprocessing's own helpers among ``pid``'s descendants (tracker, fork server).
+
+    A process forked by the fork server shares its command line, so a helper is
+    one whose command line says so while its parent's does not.
+    """
+    lines: dict[int, tuple[int, str]] = {}
+    for proc in _descendants(pid):
+        with contextlib.suppress(psutil.Error):
+            lines[proc.pid] = (proc.ppid(), " ".join(proc.cmdline()))
+    helpers = set()
+    for child, (parent, line) in lines.items():
+        role = _helper_role(line)
+        if role is not None and _helper_role(lines.get(parent, (0, ""))[1]) != role:
+            helpers.add(child)
+    return helpers
+
+
+def _role(proc: psutil.Process, helper: bool) -> str:
     info = describe(proc)
-    helper = _helper_role(info.cmdline)
-    if helper is not None:
-        return helper
+    role = _helper_role(info.cmdline) if helper else None
+    if role is not None:
+        return role
     try:
         parent = proc.ppid()
     except psutil.Error:

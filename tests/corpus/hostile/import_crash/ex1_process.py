@@ -1,0 +1,2 @@
+"""Crashes at import time."""
+raise RuntimeError("configuration missing at import")
