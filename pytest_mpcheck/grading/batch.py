@@ -62,8 +62,10 @@ DEFAULT_EXCLUSIVE = "*speedup*"
 SCRUBBED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONSTARTUP", "PYTHONINSPECT")
 
 _PR_SET_CHILD_SUBREAPER = 36
-#: Runs of one phase at most: the first, then runs of the tests a dying run left.
-MAX_ATTEMPTS = 3
+#: Runs of one phase that may hit the time limit before its unfinished tests are
+#: given up (a run that dies quickly is always followed by one for the rest, since
+#: each such run finishes at least the test it died in).
+MAX_TIMEOUTS = 2
 NOT_RUN_OUTCOME = "not run"
 RUNNING_OUTCOME = "running"
 
@@ -458,7 +460,11 @@ class Grader:
         order: list[str] = []
         targets: list[str] = [str(f) for f in files]
         elapsed = 0.0
-        for attempt in range(MAX_ATTEMPTS):
+        timeouts = 0
+        attempt = -1
+        previous_unfinished: int | None = None
+        while True:
+            attempt += 1
             lock = self._lock.exclusive() if exclusive else self._lock.shared()
             with lock:
                 if self.stopped.is_set():
@@ -473,6 +479,7 @@ class Grader:
                     )
                 )
             if outcome.timed_out:
+                timeouts += 1
                 problems.append(
                     _("timeout: a run stopped after {seconds:.0f} s").format(seconds=self.timeout)
                 )
@@ -504,8 +511,11 @@ class Grader:
                     code=outcome.returncode
                 )
             )
-            if not unfinished:
+            if not unfinished or timeouts >= MAX_TIMEOUTS:
                 break
+            if previous_unfinished is not None and len(unfinished) >= previous_unfinished:
+                break  # no progress: give the rest up rather than loop
+            previous_unfinished = len(unfinished)
             # The same files again, keeping only the unfinished tests: the plugin drops
             # the others after sharing out the points, so each test keeps its worth.
             only = workdir / f"only-{index}-{attempt}.txt"
