@@ -142,11 +142,7 @@ def format_status(run: LastRun, root: Path) -> str:
         lines.append(_("Every exercise passes. Well done!"))
         return "\n".join(lines)
     res = run.result(upcoming)
-    path = exercise_file(root, upcoming, run.impl)
-    try:
-        shown = path.relative_to(Path.cwd())
-    except ValueError:
-        shown = path
+    shown = Path(run.impl, f"{upcoming}.py")
     lines.append(_("Next: {exercise} ({path})").format(exercise=upcoming, path=shown))
     if res.first_failure:
         lines.append(_("What failed first:"))
