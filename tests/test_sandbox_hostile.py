@@ -68,9 +68,7 @@ def probe_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def run(
-    mp_start_method: str, probe_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Run:
+def run(mp_start_method: str, probe_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     """``run(case, ...)``: run_call on a corpus case, then check that nothing survived."""
     mark = uuid.uuid4().hex
     monkeypatch.setenv(MARK_VAR, mark)
@@ -129,7 +127,9 @@ def test_a_hang_is_ended_at_the_deadline_with_a_hang_report(
 
 def test_a_consumer_blocked_in_get_is_reported_and_killed(run: Run) -> None:
     outcome = run(
-        "hang_queue_get", args=("run_pipeline", [1, 2, 3]), module="ex3_queue",
+        "hang_queue_get",
+        args=("run_pipeline", [1, 2, 3]),
+        module="ex3_queue",
         timeout=HANG_TIMEOUT,
     )
     assert outcome.status == "timeout"
@@ -308,9 +308,7 @@ def test_an_unpicklable_return_value_is_a_clear_outcome(run: Run) -> None:
 
 
 @pytest.mark.mp_start_methods("spawn", "fork")
-def test_a_malicious_reduce_never_runs_in_the_pytest_process(
-    run: Run, probe_dir: Path
-) -> None:
+def test_a_malicious_reduce_never_runs_in_the_pytest_process(run: Run, probe_dir: Path) -> None:
     outcome = run("evil_reduce")
     assert outcome.status == "raised"
     assert outcome.exc_type == "UnsafeResultError"
@@ -333,9 +331,7 @@ def test_an_untouched_stub_is_not_implemented_naming_the_function(run: Run) -> N
 
 
 def test_not_implemented_inside_pool_workers_is_not_implemented(run: Run) -> None:
-    outcome = run(
-        "pool_not_implemented", module="ex2_pool", args=("parallel_fib", [1, 2, 3], 2)
-    )
+    outcome = run("pool_not_implemented", module="ex2_pool", args=("parallel_fib", [1, 2, 3], 2))
     assert outcome.status == "not_implemented"
     assert outcome.exc_message == "fib: the recursive Fibonacci"
     assert "ex2_pool.py" in outcome.traceback  # the worker's remote traceback

@@ -1,6 +1,6 @@
 """The sandbox child: runs one scenario call on a learner's module, then reports it.
 
-The supervisor starts it as ``python -c BOOTSTRAP CONFIG_PATH RESULT_FD`` in a new
+The supervisor starts it as ``python -S -c BOOTSTRAP CONFIG RESULT_FD PATH...`` in a new
 session, with a fresh temporary directory as its working directory. ``-c`` (not
 ``-m``) on purpose: ``__main__`` then has neither a spec nor a file, so processes
 that the learner's code starts under ``spawn`` or ``forkserver`` do not re-import
@@ -50,7 +50,14 @@ _dumps = pickle.dumps
 _os_write = os.write
 _os_exit = os._exit
 
-BOOTSTRAP = "from pytest_mpcheck.sandbox.child import main; main()"
+# Run with ``python -S``: the site module (here an editable install's import hook,
+# pathlib, re...) costs 20-100 ms per interpreter, paid again by every process the
+# learner's code spawns (they inherit -S). The supervisor passes the directories
+# ``site`` would have added; they follow the config path and the fd in argv.
+BOOTSTRAP = (
+    "import sys; sys.path.extend(p for p in sys.argv[3:] if p not in sys.path); "
+    "from pytest_mpcheck.sandbox.child import main; main()"
+)
 _OWN_FILES = {os.path.abspath(__file__)}
 # How long the child waits, after sending its result, for the supervisor to kill it.
 _LINGER = 30.0
@@ -126,6 +133,7 @@ def main() -> None:
 
 
 def _run(config: dict[str, Any], channel: _Channel) -> dict[str, Any]:
+    _restore_site_builtins()
     _apply_limits(config["limits"])
     if config.get("subreaper"):
         _become_subreaper()
@@ -340,6 +348,18 @@ def _become_subreaper() -> None:
         libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except Exception:
         pass
+
+
+def _restore_site_builtins() -> None:
+    """``exit()`` and ``quit()`` as ``site`` defines them (this process runs with -S)."""
+    import builtins
+
+    with contextlib.suppress(Exception):
+        import _sitebuiltins
+
+        for name, eof in (("exit", "Ctrl-D (i.e. EOF)"), ("quit", "Ctrl-D (i.e. EOF)")):
+            if not hasattr(builtins, name):
+                setattr(builtins, name, _sitebuiltins.Quitter(name, eof))
 
 
 def _flush_std_streams() -> None:

@@ -8,6 +8,7 @@ spawn import it again to find :func:`record_pid`.
 
 from __future__ import annotations
 
+import functools
 import os
 from types import ModuleType
 from typing import Any
@@ -26,18 +27,24 @@ def ex1_exitcodes(module: ModuleType, n: int) -> list[int | None]:
 
 
 def ex1_probe(module: ModuleType, n: int) -> dict[str, Any]:
-    """Run ``start_workers(n, target=record_pid)``; return what the workers recorded.
+    """Run ``start_workers(n)`` with a target that calls the learner's ``worker``
+    and then :func:`record_pid`; return what the workers recorded.
 
-    Under spawn and forkserver each worker imports this module (and the learner's)
-    from ``sys.path`` as the sandbox's child left it.
+    Under spawn and forkserver each worker imports this module and the learner's
+    (to unpickle the target) from ``sys.path`` as the sandbox's child left it.
     """
-    procs = module.start_workers(n, target=record_pid)
+    procs = module.start_workers(n, target=functools.partial(_probe_worker, module.worker))
     return {
         "exitcodes": [p.exitcode for p in procs],
         "pids": read_pids(),
         "me": os.getpid(),
         "learner_file": module.__file__,
     }
+
+
+def _probe_worker(worker: Any, num: int) -> None:
+    worker(num)
+    record_pid()
 
 
 def nothing(module: ModuleType) -> str:
@@ -50,16 +57,17 @@ def record_pid(*_args: Any) -> None:
     import sys
 
     probe_dir = os.environ["MPCHECK_PROBE_DIR"]
-    learner = [
-        getattr(sys.modules[name], "__file__", "")
-        for name in ("ex1_process",)
-        if name in sys.modules
-    ]
+    learner = sys.modules.get("ex1_process")
     with open(os.path.join(probe_dir, f"pid-{os.getpid()}"), "w") as f:
-        f.write("\n".join(learner))
+        f.write(str(getattr(learner, "__file__", "")))
 
 
-def read_pids() -> list[int]:
-    """The pids that :func:`record_pid` recorded so far."""
+def read_pids() -> dict[int, str]:
+    """The pids that :func:`record_pid` recorded so far, with the learner file each saw."""
     probe_dir = os.environ["MPCHECK_PROBE_DIR"]
-    return sorted(int(name[4:]) for name in os.listdir(probe_dir) if name.startswith("pid-"))
+    recorded = {}
+    for name in os.listdir(probe_dir):
+        if name.startswith("pid-"):
+            with open(os.path.join(probe_dir, name)) as f:
+                recorded[int(name[4:])] = f.read()
+    return recorded

@@ -12,6 +12,8 @@ child is their subreaper), its session, and every process seen during the call.
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import os
 import pickle
 import secrets
@@ -241,7 +243,15 @@ class _Call:
         start = _clock()
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-c", BOOTSTRAP, config_path, str(result_w)],
+                [
+                    sys.executable,
+                    "-S",
+                    "-c",
+                    BOOTSTRAP,
+                    config_path,
+                    str(result_w),
+                    *_site_paths(),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -578,6 +588,35 @@ class _Call:
             reason=reason,
             call_duration=call_duration,
         )
+
+
+@functools.cache
+def _site_paths() -> tuple[str, ...]:
+    """The ``sys.path`` entries a fresh interpreter gets from ``site`` (asked once).
+
+    Plus the directory holding ``pytest_mpcheck`` when only an import hook finds
+    it (an editable install), appended last so that it shadows nothing.
+    """
+    probe = "import sys, json; print(json.dumps(sys.path))"
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            cwd=tempfile.gettempdir(),
+            timeout=60,
+            check=True,
+        ).stdout
+        paths = [p for p in json.loads(out) if isinstance(p, str) and p]
+    except (OSError, subprocess.SubprocessError, ValueError):
+        paths = [p for p in sys.path if p and "site-packages" in p]
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not any(
+        os.path.isfile(os.path.join(p, "pytest_mpcheck", "__init__.py")) for p in paths
+    ):
+        paths.append(os.path.dirname(package_dir))
+    return tuple(paths)
 
 
 def _watch_with_reaper(pid: int) -> None:
