@@ -273,6 +273,15 @@ def test_a_double_fork_setsid_escape_is_found_and_killed(run: Run, probe_dir: Pa
     assert escaped in {info.pid for info in outcome.leftovers}
 
 
+@pytest.mark.mp_start_methods("spawn", "fork")
+def test_an_escape_followed_by_a_crash_is_still_killed(run: Run, probe_dir: Path) -> None:
+    outcome = run("escape_then_crash")
+    assert outcome.status == "crashed"
+    assert outcome.exitcode == 3
+    (escaped,) = _recorded_pids(probe_dir)
+    assert escaped in {info.pid for info in outcome.leftovers}
+
+
 # --------------------------------------------------------------------------- channel
 
 
@@ -304,6 +313,7 @@ def test_closing_every_descriptor_still_gives_the_result(run: Run) -> None:
 def test_an_unpicklable_return_value_is_a_clear_outcome(run: Run) -> None:
     outcome = run("unpicklable")
     assert outcome.status == "raised"
+    assert outcome.exc_type == "UnpicklableResultError"
     assert "the call returned a list object, which cannot be sent back" in outcome.reason
 
 
@@ -344,6 +354,14 @@ def test_sys_exit_in_the_call_is_raised_system_exit(run: Run) -> None:
     assert outcome.exc_type == "SystemExit"
     assert outcome.exc_message == "3"
     assert outcome.location == "ex1_process.py, line 6, in start_workers"
+
+
+@pytest.mark.mp_start_methods("spawn", "fork")
+def test_reading_stdin_gets_end_of_file_at_once(run: Run) -> None:
+    outcome = run("reads_stdin")
+    assert outcome.status == "raised"
+    assert outcome.exc_type == "EOFError"
+    assert outcome.stdout == "how many? "
 
 
 @pytest.mark.mp_start_methods("spawn", "fork")

@@ -169,8 +169,8 @@ def _run(config: dict[str, Any], channel: _Channel) -> dict[str, Any]:
     except BaseException as exc:
         return {
             "status": "unpicklable",
-            "exc_type": _type_name(type(exc)),
-            "exc_message": _safe_str(exc),
+            "exc_type": "UnpicklableResultError",
+            "exc_message": f"{_type_name(type(exc))}: {_safe_str(exc)}",
             "value_type": _type_name(type(value)),
             "traceback": "",
             "call_duration": call_duration,
@@ -219,11 +219,7 @@ def _import_learner_module(impl_dir: str, name: str) -> ModuleType:
 
 def _exception_outcome(status: str, exc: BaseException, impl_dir: str) -> dict[str, Any]:
     full = _safe_format(exc)
-    if (
-        status == "raised"
-        and isinstance(exc, NotImplementedError)
-        and impl_dir + os.sep in full
-    ):
+    if status == "raised" and isinstance(exc, NotImplementedError) and impl_dir + os.sep in full:
         status = "not_implemented"
     if isinstance(exc, _LearnerImportError):
         # Our own one-sentence explanation: no traceback through this module.

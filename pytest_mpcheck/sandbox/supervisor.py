@@ -59,6 +59,8 @@ __all__ = [
 # and the deadline and ``duration`` must not depend on anything it could patch.
 _clock = time.monotonic
 
+#: The environment variable that marks every process of one call.
+CALL_MARK_VAR = "MPCHECK_SANDBOX_CALL"
 #: More processes than this alive at once in one call is a fork flood: the call is ended.
 DEFAULT_MAX_PROCESSES = 64
 #: RLIMIT_AS of every process of the call (bytes).
@@ -173,6 +175,9 @@ def run_call(
             pickle.dump(config, f, protocol=pickle.HIGHEST_PROTOCOL)
         env = _child_env(probe_dir)
         call = _Call(token, result_path, output_limit, max_processes, timeout)
+        # Every process of the call inherits this variable, so one that escaped
+        # both the tree and the session (setsid, then its parent died) is still found.
+        env[CALL_MARK_VAR] = call.mark
         return call.run(config_path, work_dir, env)
     finally:
         shutil.rmtree(call_dir, ignore_errors=True)
@@ -236,6 +241,7 @@ class _Call:
         self.result: dict[str, Any] | None = None
         self.phase = "start"
         self.seen: dict[int, psutil.Process] = {}
+        self.mark = secrets.token_hex(16)
         self.flooded = 0
 
     def run(self, config_path: str, work_dir: str, env: dict[str, str]) -> CallOutcome:
@@ -405,9 +411,7 @@ class _Call:
 
     # -- after the call ------------------------------------------------------------------
 
-    def _kill_everything(
-        self, proc: subprocess.Popen[bytes]
-    ) -> tuple[list[ProcessInfo], set[int]]:
+    def _kill_everything(self, proc: subprocess.Popen[bytes]) -> tuple[list[ProcessInfo], set[int]]:
         """SIGKILL the child's tree, its session and every process seen.
 
         Returns what was killed and which of those were multiprocessing's helpers.
@@ -428,6 +432,8 @@ class _Call:
             for p in self.seen.values():
                 procs.setdefault(p.pid, p)
             for p in _session_members(sid):
+                procs.setdefault(p.pid, p)
+            for p in _marked_processes(self.mark):
                 procs.setdefault(p.pid, p)
             alive = [p for p in procs.values() if _alive(p)]
             if not alive:
@@ -612,9 +618,7 @@ def _site_paths() -> tuple[str, ...]:
     except (OSError, subprocess.SubprocessError, ValueError):
         paths = [p for p in sys.path if p and "site-packages" in p]
     package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if not any(
-        os.path.isfile(os.path.join(p, "pytest_mpcheck", "__init__.py")) for p in paths
-    ):
+    if not any(os.path.isfile(os.path.join(p, "pytest_mpcheck", "__init__.py")) for p in paths):
         paths.append(os.path.dirname(package_dir))
     return tuple(paths)
 
@@ -670,6 +674,25 @@ def _session_members(sid: int) -> list[psutil.Process]:
             if pid != os.getpid() and os.getsid(pid) == sid:
                 members.append(psutil.Process(pid))
     return members
+
+
+def _marked_processes(mark: str) -> list[psutil.Process]:
+    """The processes whose environment carries this call's mark (Linux: /proc)."""
+    if not os.path.isdir("/proc/self"):
+        return []
+    needle = f"{CALL_MARK_VAR}={mark}\0".encode()
+    me = os.getpid()
+    found = []
+    for pid in psutil.pids():
+        if pid == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if needle in f.read():
+                    found.append(psutil.Process(pid))
+        except (OSError, psutil.Error):
+            continue
+    return found
 
 
 def _describe(proc: psutil.Process) -> tuple[int, ProcessInfo]:
