@@ -1,1 +1,325 @@
-"""Placeholder plugin module, filled in by its issue."""
+"""The exercise kit's plugin part: ``--mpcheck-impl``, the ``mpcheck_kit`` fixture, progress.
+
+- ``--mpcheck-impl DIR`` (ini ``mpcheck_impl``) names the folder holding the five
+  modules the kit's tests check; by default it is the folder of the kit's test
+  files (``exercises/``). A folder that does not exist, or holds none of the five
+  modules, stops the run with one sentence; a single missing module fails only
+  that exercise's tests.
+- The ``mpcheck_kit`` fixture runs scenarios on the learner's module through the
+  sandbox, once per start method (it depends on ``mp_start_method``).
+- At the end of a run of kit tests: a per-exercise progress table in the terminal,
+  and ``.mpcheck/last-run.json`` beside the exercises folder (for ``mpcheck status``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_mpcheck.i18n import _
+from pytest_mpcheck.kit import diagnoses
+from pytest_mpcheck.plugin import option_group
+
+EXERCISES = ("ex1_process", "ex2_pool", "ex3_queue", "ex4_manager", "ex5_speedup")
+POINTS_PER_EXERCISE = 20.0
+SCENARIOS_MODULE = "pytest_mpcheck.kit.scenarios"
+
+IMPL_HELP = (
+    "folder holding the five exercise modules (ex1_process.py ... ex5_speedup.py) that "
+    "the kit's tests check (default: the folder of the kit's tests, exercises/)"
+)
+CALL_TIMEOUT_HELP = (
+    "seconds one call into an exercise implementation may take before it is stopped "
+    "and reported as stuck (default: 30)"
+)
+DEFAULT_CALL_TIMEOUT = 30.0
+
+_IMPL_KEY = pytest.StashKey["Path | None"]()
+_TIMEOUT_KEY = pytest.StashKey[float]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--mpcheck-impl`` and ``--mpcheck-call-timeout`` and their ini twins."""
+    group = option_group(parser)
+    group.addoption(
+        "--mpcheck-impl", dest="mpcheck_impl", default=None, metavar="DIR", help=IMPL_HELP
+    )
+    group.addoption(
+        "--mpcheck-call-timeout",
+        dest="mpcheck_call_timeout",
+        default=None,
+        metavar="SECONDS",
+        help=CALL_TIMEOUT_HELP,
+    )
+    parser.addini("mpcheck_impl", IMPL_HELP, default="")
+    parser.addini("mpcheck_call_timeout", CALL_TIMEOUT_HELP, default="")
+
+
+def _ini_base(config: pytest.Config) -> Path:
+    return config.inipath.parent if config.inipath is not None else config.rootpath
+
+
+def resolve_impl(config: pytest.Config) -> Path | None:
+    """Return the implementation folder asked for (option, then ini), or ``None``.
+
+    Raises :class:`pytest.UsageError` when it does not exist or holds none of the
+    five exercise modules.
+    """
+    option = config.getoption("mpcheck_impl")
+    if option:
+        where = "--mpcheck-impl"
+        path = Path(config.invocation_params.dir, os.path.expanduser(str(option)))
+    else:
+        ini = str(config.getini("mpcheck_impl") or "").strip()
+        if not ini:
+            return None
+        where = "mpcheck_impl"
+        path = Path(_ini_base(config), os.path.expanduser(ini))
+    path = path.resolve()
+    if not path.is_dir():
+        raise pytest.UsageError(
+            _("{option}: the folder {path} does not exist.").format(option=where, path=path)
+        )
+    if not any((path / f"{name}.py").is_file() for name in EXERCISES):
+        raise pytest.UsageError(
+            _(
+                "{option}: the folder {path} holds none of the exercise modules"
+                " (ex1_process.py ... ex5_speedup.py)."
+            ).format(option=where, path=path)
+        )
+    return path
+
+
+def _call_timeout(config: pytest.Config) -> float:
+    raw = config.getoption("mpcheck_call_timeout") or config.getini("mpcheck_call_timeout")
+    if not raw:
+        return DEFAULT_CALL_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise pytest.UsageError(
+            _("--mpcheck-call-timeout must be a positive number of seconds, not {value!r}.").format(
+                value=raw
+            )
+        )
+    return value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the implementation folder and the call timeout once, before collection."""
+    config.stash[_IMPL_KEY] = resolve_impl(config)
+    config.stash[_TIMEOUT_KEY] = _call_timeout(config)
+
+
+@dataclass
+class Kit:
+    """Runs the kit's scenarios on one implementation folder under one start method."""
+
+    impl_dir: Path
+    start_method: str
+    probe_root: Path
+    timeout: float = DEFAULT_CALL_TIMEOUT
+    #: The outcome of the last call (its ``stdout``, ``stderr`` and ``leftovers``).
+    last: Any = None
+    _counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def call(self, module: str, scenario: str, *args: Any, timeout: float | None = None) -> Any:
+        """Run ``scenarios.<scenario>(module, *args)`` in the sandbox; return the outcome.
+
+        A missing module file fails the test at once with one sentence.
+        """
+        from pytest_mpcheck.sandbox import run_call
+
+        if not (self.impl_dir / f"{module}.py").is_file():
+            diagnoses.fail(diagnoses.missing_module(str(self.impl_dir), module))
+        probe_dir = self.probe_root / f"probe-{next(self._counter)}"
+        probe_dir.mkdir(parents=True, exist_ok=True)
+        outcome = run_call(
+            self.impl_dir,
+            module,
+            f"{SCENARIOS_MODULE}:{scenario}",
+            args,
+            start_method=self.start_method,
+            timeout=timeout or self.timeout,
+            probe_dir=probe_dir,
+        )
+        self.last = outcome
+        return outcome
+
+    def run(
+        self, module: str, scenario: str, *args: Any, function: str, timeout: float | None = None
+    ) -> Any:
+        """Like :meth:`call`, but fail the test with a diagnosis unless the scenario returned."""
+        outcome = self.call(module, scenario, *args, timeout=timeout)
+        if outcome.status != "ok":
+            diagnoses.fail(
+                diagnoses.from_outcome(
+                    outcome,
+                    module=module,
+                    function=function,
+                    start_method=self.start_method,
+                    timeout=timeout or self.timeout,
+                )
+            )
+        return outcome.value
+
+
+@pytest.fixture
+def mpcheck_kit(request: pytest.FixtureRequest, mp_start_method: str, tmp_path: Path) -> Kit:
+    """A :class:`Kit` for the implementation under test, once per start method.
+
+    The implementation folder is ``--mpcheck-impl`` / ``mpcheck_impl`` when given,
+    else the folder of the test file (the exercises themselves).
+    """
+    impl = request.config.stash.get(_IMPL_KEY, None)
+    if impl is None:
+        impl = Path(request.path).parent.resolve()
+    return Kit(
+        impl_dir=impl,
+        start_method=mp_start_method,
+        probe_root=tmp_path,
+        timeout=request.config.stash.get(_TIMEOUT_KEY, DEFAULT_CALL_TIMEOUT),
+    )
+
+
+# -- progress: the table and .mpcheck/last-run.json ---------------------------------
+
+
+def _exercise_of(nodeid: str) -> str:
+    stem = Path(nodeid.split("::", 1)[0]).stem
+    return stem[len("test_") :] if stem.startswith("test_") else stem
+
+
+def _kit_tests(config: pytest.Config) -> list[Any]:
+    """The scoreboard's entries of kit tests (files named after an exercise)."""
+    try:
+        from pytest_mpcheck.grading.scores import get_scoreboard
+    except ImportError:  # grading not installed: no progress to show
+        return []
+    return [t for t in get_scoreboard(config).ordered() if _exercise_of(t.nodeid) in EXERCISES]
+
+
+def _first_line(text: str, limit: int = 90) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+@dataclass
+class _Row:
+    name: str
+    earned: float = 0.0
+    max: float = 0.0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    first_failure: str | None = None
+    first_failing_test: str | None = None
+
+
+def _rows(tests: list[Any]) -> dict[str, _Row]:
+    rows: dict[str, _Row] = {}
+    for test in tests:
+        name = _exercise_of(test.nodeid)
+        row = rows.setdefault(name, _Row(name))
+        status = test.final_status
+        row.earned += test.score
+        row.max += test.max_score
+        if status == "passed":
+            row.passed += 1
+        elif status == "skipped":
+            row.skipped += 1
+        else:
+            row.failed += 1
+            if row.first_failure is None:
+                row.first_failure = test.final_output or ""
+                row.first_failing_test = test.nodeid
+    return {name: rows[name] for name in EXERCISES if name in rows}
+
+
+def _kit_root(config: pytest.Config, tests: list[Any]) -> Path | None:
+    for test in tests:
+        path = Path(config.rootpath, test.nodeid.split("::", 1)[0])
+        if path.name.startswith("test_"):
+            return path.resolve().parent.parent
+    return None
+
+
+def _fmt(points: float) -> str:
+    return f"{points:g}" if points == int(points) else f"{points:.1f}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """Show the per-exercise progress table after a run of the kit's tests."""
+    tests = _kit_tests(config)
+    if not tests:
+        return
+    rows = _rows(tests)
+    tr = terminalreporter
+    tr.write_sep("=", _("mpcheck progress"))
+    head = (_("exercise"), _("points"), _("tests passing"), _("next"))
+    tr.write_line(f"{head[0]:<13} {head[1]:>9}  {head[2]:>13}  {head[3]}")
+    next_up: _Row | None = None
+    for row in rows.values():
+        total = row.passed + row.failed
+        if row.failed:
+            todo = _first_line(row.first_failure or "")
+            next_up = next_up or row
+        elif row.passed:
+            todo = _("done")
+        else:
+            todo = _("skipped here")
+        points = f"{_fmt(row.earned)} / {_fmt(max(row.max, 0.0))}"
+        passing = f"{row.passed} / {total}"
+        markup = {"green": True} if not row.failed and row.passed else {"red": bool(row.failed)}
+        tr.write_line(f"{row.name:<13} {points:>9}  {passing:>13}  {todo}", **markup)
+    earned = sum(r.earned for r in rows.values())
+    possible = sum(r.max for r in rows.values())
+    tr.write_line(f"{_('total'):<13} {_fmt(earned) + ' / ' + _fmt(possible):>9}")
+    if next_up is not None:
+        tr.write_line(
+            _("Next: {exercise}.py: {what}").format(
+                exercise=next_up.name, what=_first_line(next_up.first_failure or "", 200)
+            ),
+            bold=True,
+        )
+    elif rows:
+        tr.write_line(_("Every exercise that ran passes."), green=True, bold=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Record this run's kit results in ``.mpcheck/last-run.json`` (not on xdist workers)."""
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    tests = _kit_tests(config)
+    root = _kit_root(config, tests)
+    if not tests or root is None:
+        return
+    try:
+        from pytest_mpcheck.learner.progress import RunRecorder
+    except ImportError:
+        return
+    impl = config.stash.get(_IMPL_KEY, None)
+    recorder = RunRecorder(impl=os.path.relpath(impl, root) if impl is not None else "exercises")
+    for test in tests:
+        recorder.add(
+            _exercise_of(test.nodeid),
+            test.final_status,
+            earned=test.score,
+            max_points=test.max_score,
+            message=test.final_output if test.final_status == "failed" else None,
+            test=test.nodeid,
+        )
+    with contextlib.suppress(OSError):
+        recorder.write(root)

@@ -1,0 +1,200 @@
+"""Diagnoses: what went wrong, in the learner's terms, and how to fix it.
+
+Every kit test fails through :func:`fail` with one of these messages (through
+``pytest.fail(message, pytrace=False)``, so the report's text is exactly the
+diagnosis). The functions here turn a sandbox :class:`CallOutcome` or a piece
+of evidence into that text; :mod:`pytest_mpcheck.kit.checks` decides which one
+applies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NoReturn
+
+import pytest
+
+from pytest_mpcheck.i18n import _, ngettext
+from pytest_mpcheck.sandbox.outcome import (
+    CRASHED,
+    IMPORT_ERROR,
+    NOT_IMPLEMENTED,
+    RAISED,
+    TIMEOUT,
+    CallOutcome,
+)
+
+__all__ = [
+    "fail",
+    "from_outcome",
+    "is_pickling_problem",
+    "leftovers",
+    "missing_module",
+    "not_implemented",
+    "pickling",
+    "process_failed",
+]
+
+_PICKLING = re.compile(
+    r"Can't pickle|cannot pickle|Can't get local object|Can't get attribute|"
+    r"attribute lookup .* failed|pickle.*local object",
+    re.IGNORECASE,
+)
+_LOCATION_FUNCTION = re.compile(r"\bin (\w+)\s*$")
+_WRITE_FUNCTION = re.compile(r"\bwrite (\w+)")
+_TRACEBACK_LIMIT = 3000
+
+
+def fail(message: str) -> NoReturn:
+    """Fail the current test with ``message`` and no Python traceback."""
+    pytest.fail(message.rstrip(), pytrace=False)
+
+
+def _tail(text: str, limit: int = _TRACEBACK_LIMIT) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else "...\n" + text[-limit:]
+
+
+def missing_module(impl_dir: str, module: str) -> str:
+    """The file of an exercise is not in the implementation folder."""
+    return _(
+        "{module}.py is missing from {folder}: put your {module}.py there (a copy of the"
+        " stub in exercises/ to start from) so that this exercise can be checked."
+    ).format(module=module, folder=impl_dir)
+
+
+def not_implemented(module: str, outcome: CallOutcome, default: str) -> str:
+    """An untouched stub: say which function to write first."""
+    name = default
+    found = _LOCATION_FUNCTION.search(outcome.location or "")
+    if found:
+        name = found.group(1)
+    else:
+        found = _WRITE_FUNCTION.search(outcome.exc_message or "")
+        if found:
+            name = found.group(1)
+    return _(
+        "{function} in {module}.py is not written yet (it raises NotImplementedError):"
+        " write {function} first. The docstring at the top of {module}.py explains the"
+        " pattern."
+    ).format(function=name, module=module)
+
+
+def is_pickling_problem(exc_type: str | None, message: str | None) -> bool:
+    """Whether an exception says that something could not be pickled by name."""
+    text = f"{exc_type or ''}: {message or ''}"
+    return bool(_PICKLING.search(text)) and (
+        "Pickl" in text or "AttributeError" in text or "TypeError" in text or "pickle" in text
+    )
+
+
+def pickling(function: str, start_method: str, detail: str) -> str:
+    """A lambda or a nested function was sent to a worker process."""
+    return _(
+        "{function} sent a lambda or a function defined inside another function to a worker"
+        " process, and it could not be pickled ({detail}). Under the {method} start method"
+        " (and always with a Pool) the worker finds the function by its name, so it must be"
+        " defined at the top level of your module: replace the lambda or nested function"
+        " with a top-level def (functools.partial of a top-level function also works)."
+    ).format(function=function, method=start_method, detail=detail.strip().splitlines()[0][:300])
+
+
+def from_outcome(
+    outcome: CallOutcome, *, module: str, function: str, start_method: str, timeout: float
+) -> str:
+    """The diagnosis of a sandboxed call that did not return normally."""
+    if outcome.status == NOT_IMPLEMENTED:
+        return not_implemented(module, outcome, function)
+    if outcome.status == IMPORT_ERROR:
+        where = outcome.location or ""
+        line = re.search(r"line (\d+)", f"{where} {outcome.exc_message or ''}")
+        return _(
+            "{module}.py could not be imported: {error}{where}. Fix this first: none of"
+            " this exercise's tests can run until the file imports."
+        ).format(
+            module=module,
+            error=f"{outcome.exc_type}: {outcome.exc_message}",
+            where=_(" ({module}.py, line {line})").format(module=module, line=line.group(1))
+            if line and f"line {line.group(1)}" not in (outcome.exc_message or "")
+            else "",
+        )
+    if outcome.status == RAISED:
+        if is_pickling_problem(outcome.exc_type, outcome.exc_message):
+            return pickling(function, start_method, f"{outcome.exc_type}: {outcome.exc_message}")
+        return _("{function} raised {error} under the {method} start method:\n{traceback}").format(
+            function=function,
+            error=f"{outcome.exc_type}: {outcome.exc_message}",
+            method=start_method,
+            traceback=_tail(outcome.traceback or ""),
+        )
+    if outcome.status == TIMEOUT:
+        return _(
+            "{function} took too long: it had not finished after {timeout:.0f} s under the"
+            " {method} start method, so it was stopped. A process waiting forever is the"
+            " usual cause (a join() that never returns, a get() with nothing left to get)."
+            " Where each process was stuck:\n{stacks}"
+        ).format(
+            function=function,
+            timeout=timeout,
+            method=start_method,
+            stacks=outcome.stacks.strip() or _("(no stack could be read)"),
+        )
+    if outcome.status == CRASHED:
+        why = outcome.reason or (
+            _("exit code {code}").format(code=outcome.exitcode)
+            if outcome.exitcode is not None
+            else _("signal {signal}").format(signal=outcome.signal_name)
+        )
+        return _(
+            "the process running {function} died before it returned ({reason}) under the"
+            " {method} start method. Your code (or something it called) ended the process:"
+            " never call os._exit or sys.exit in these functions.{stderr}"
+        ).format(
+            function=function,
+            reason=why,
+            method=start_method,
+            stderr=("\n" + _tail(outcome.stderr, 1500)) if outcome.stderr.strip() else "",
+        )
+    return _("{function} failed: {summary}").format(function=function, summary=outcome.summary())
+
+
+def process_failed(what: str, exitcode: int | None, stderr: str) -> str:
+    """A worker process raised (exit code 1) or exited with another non-zero code."""
+    traceback = _worker_traceback(stderr)
+    if exitcode is not None and exitcode < 0:
+        head = _("{what} was killed by signal {signal}").format(what=what, signal=-exitcode)
+    else:
+        head = _("{what} exited with code {code} instead of 0").format(what=what, code=exitcode)
+    if traceback:
+        return _("{head}: it raised an exception. Its traceback:\n{traceback}").format(
+            head=head, traceback=traceback
+        )
+    return _(
+        "{head}. A process exits with 0 when its target function returns normally; fix what"
+        " makes it fail."
+    ).format(head=head)
+
+
+def _worker_traceback(stderr: str) -> str:
+    """The last traceback a child process printed on stderr, if any."""
+    start = stderr.rfind("Traceback (most recent call last)")
+    if start < 0:
+        start = stderr.find("Process ")
+    return _tail(stderr[start:], 2000) if start >= 0 else ""
+
+
+def leftovers(function: str, procs: Iterable[Mapping[str, Any]], extra: Sequence[Any] = ()) -> str:
+    """Processes (a pool's workers, a manager, the learner's own) were still running."""
+    described = [f"{p.get('role', 'process')} (pid {p.get('pid')})" for p in procs]
+    described += [str(info) for info in extra if str(info) not in described]
+    count = len(described)
+    return ngettext(
+        "{count} process was still running after {function} returned: {which}. Join every"
+        " process you start, and close and join a pool (or use it in a with block) before"
+        " returning.",
+        "{count} processes were still running after {function} returned: {which}. Join every"
+        " process you start, and close and join a pool (or use it in a with block) before"
+        " returning.",
+        count,
+    ).format(count=count, function=function, which=", ".join(described[:6]))
