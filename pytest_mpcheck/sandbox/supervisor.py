@@ -32,7 +32,7 @@ import psutil
 
 from pytest_mpcheck.exceptions import MpcheckError
 from pytest_mpcheck.i18n import _
-from pytest_mpcheck.proctree import ProcessInfo, describe
+from pytest_mpcheck.proctree import ProcessInfo
 from pytest_mpcheck.sandbox.child import BOOTSTRAP
 from pytest_mpcheck.sandbox.outcome import (
     CRASHED,
@@ -398,8 +398,11 @@ class _Call:
     def _hang_report(self, pid: int) -> str:
         roles: dict[int, str] = {pid: _("sandbox child (runs the call)")}
         helpers = _helper_pids(pid)
-        for p in _descendants(pid)[: _MAX_STACKS - 1]:
-            roles[p.pid] = _role(p, p.pid in helpers)
+        # multiprocessing's helpers (resource tracker, fork server) wait by design:
+        # their stacks would only distract from the learner's processes.
+        learners = [p for p in _descendants(pid) if p.pid not in helpers]
+        for p in learners[: _MAX_STACKS - 1]:
+            roles[p.pid] = _role(p)
         try:
             from pytest_mpcheck.stacks import dump_stacks, format_stacks
 
@@ -735,11 +738,7 @@ def _helper_pids(pid: int) -> set[int]:
     return helpers
 
 
-def _role(proc: psutil.Process, helper: bool) -> str:
-    info = describe(proc)
-    role = _helper_role(info.cmdline) if helper else None
-    if role is not None:
-        return role
+def _role(proc: psutil.Process) -> str:
     try:
         parent = proc.ppid()
     except psutil.Error:
