@@ -265,3 +265,16 @@ def test_watch_says_when_every_exercise_passes(kit: Path, terminal_env: dict[str
         assert term.wait() == 0
     finally:
         term.close()
+
+
+def test_a_killed_watch_leaves_nothing_behind(kit: Path, terminal_env: dict[str, str]) -> None:
+    pids_file = Path(terminal_env["PIDS_FILE"])
+    term = Terminal(["watch", "ex2", "--no-clear"], cwd=kit, env=terminal_env)
+    try:
+        term.expect(r"Running the tests of ex2_pool")
+        pytest_pid, child_pid, _version = _pids(pids_file)
+        os.kill(term.proc.pid, signal.SIGKILL)  # no clean-up code runs in the watch
+        term.proc.wait(timeout=WAIT)
+        assert _gone(pytest_pid, child_pid), "the tests outlived a killed watch"
+    finally:
+        term.close()

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from pytest_mpcheck import reaper
 from pytest_mpcheck.i18n import _, current_language
 from pytest_mpcheck.learner.progress import (
     LastRun,
@@ -121,6 +122,9 @@ class Watcher:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        # If the watch itself is killed outright (SIGKILL, a closed terminal that
+        # escalates), the reaper's watchdog still ends the run and all it started.
+        reaper.watch(self._child.pid)
         return self._child
 
     def stop_child(self) -> None:
