@@ -197,3 +197,27 @@ def test_points_marker_is_registered(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
     result.assert_outcomes(passed=1)
+
+
+def test_only_runs_the_listed_tests_and_keeps_their_worth(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(SCOREBOARD_DUMP)
+    pytester.makepyfile(
+        test_ex1_only="""
+        import pytest
+
+        @pytest.mark.points(6)
+        @pytest.mark.parametrize("method", ["spawn", "forkserver", "fork"])
+        def test_each(method):
+            pass
+
+        @pytest.mark.points(4)
+        def test_other():
+            pass
+        """
+    )
+    only = pytester.path / "only.txt"
+    only.write_text("test_ex1_only.py::test_each[fork]\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--mpcheck-only={only}")
+    result.assert_outcomes(passed=1, deselected=3)
+    board = _board(pytester)
+    assert board["tests"] == {"test_ex1_only.py::test_each[fork]": ["passed", 2, 2]}

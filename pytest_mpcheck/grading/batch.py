@@ -372,12 +372,17 @@ class Grader:
 
     def _run(self, files: Sequence[str], submission: Path, workdir: Path, tag: str) -> RunOutcome:
         """Run one pytest phase for ``submission``; kill whatever it leaves."""
-        report_path = workdir / f"report-{tag}.json"
-        ini = workdir / "mpcheck-grade.ini"
+        # The run's working folder sits three empty levels below the private folder
+        # that holds the report, the configuration and the log, so code that writes or
+        # wipes files in "." and ".." (or "../..") finds nothing of ours there.
+        private = workdir / "private"
+        private.mkdir(exist_ok=True)
+        report_path = private / f"report-{tag}.json"
+        ini = private / "mpcheck-grade.ini"
         ini.write_text("[pytest]\n", encoding="utf-8")
-        run_dir = workdir / f"cwd-{tag}"
-        run_dir.mkdir()
-        log_path = workdir / f"pytest-{tag}.log"
+        run_dir = workdir / f"jail-{tag}" / "a" / "b" / "c"
+        run_dir.mkdir(parents=True)
+        log_path = private / f"pytest-{tag}.log"
         start = time.monotonic()
         timed_out = False
         with open(log_path, "wb") as log:
@@ -518,7 +523,7 @@ class Grader:
             previous_unfinished = len(unfinished)
             # The same files again, keeping only the unfinished tests: the plugin drops
             # the others after sharing out the points, so each test keeps its worth.
-            only = workdir / f"only-{index}-{attempt}.txt"
+            only = workdir / "private" / f"only-{index}-{attempt}.txt"
             only.write_text("".join(f"{n}\n" for n in unfinished), encoding="utf-8")
             targets = [str(f) for f in files] + [f"--mpcheck-only={only}"]
         if not merged:
