@@ -155,7 +155,7 @@ def grade_command(args: argparse.Namespace) -> int:
             )
             continue
         todo.append((name, path))
-    grader = Grader(kit, timeout=args.timeout, exclusive=args.exclusive, log=_say)
+    grader = Grader(kit, timeout=args.timeout, exclusive=args.exclusive, log=_say, jobs=jobs)
     total = len(todo)
     done = 0
     started = time.monotonic()
