@@ -79,6 +79,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     grade.add_argument(
         "--regrade", action="store_true", help=_("grade again submissions already in the CSV")
     )
+    grade.add_argument(
+        "--pytest-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help=_(
+            "one more argument for the grading pytest, e.g. --pytest-arg=--mp-start-methods=fork"
+        ),
+    )
     grade.set_defaults(func=grade_command)
 
     bundle = subparsers.add_parser(
@@ -155,7 +164,14 @@ def grade_command(args: argparse.Namespace) -> int:
             )
             continue
         todo.append((name, path))
-    grader = Grader(kit, timeout=args.timeout, exclusive=args.exclusive, log=_say, jobs=jobs)
+    grader = Grader(
+        kit,
+        timeout=args.timeout,
+        exclusive=args.exclusive,
+        log=_say,
+        jobs=jobs,
+        extra_args=args.pytest_arg,
+    )
     total = len(todo)
     done = 0
     started = time.monotonic()

@@ -214,8 +214,8 @@ def _load_worker_points(config: pytest.Config, state: _ReportState) -> None:
 def _write(config: pytest.Config, final: bool = False) -> None:
     """Write the report now, if one was asked for."""
     state = config.stash.get(_STATE_KEY, None)
-    if state is None or state.path is None:
-        return
+    if state is None or state.path is None or config.option.collectonly:
+        return  # nothing asked for, or nothing run (--collect-only) to report
     board = get_scoreboard(config)
     data = build_report(board, state.format, time.monotonic() - state.start)
     try:
