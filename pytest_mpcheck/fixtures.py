@@ -56,6 +56,8 @@ TIMEOUT_HELP = (
 _TIMEOUT = pytest.StashKey[float]()
 # When pytest-timeout will end the test (time.monotonic()), from its set_timer hook.
 _TIMEOUT_DEADLINE = pytest.StashKey[float]()
+# pytest-timeout ended the test.
+_TIMED_OUT = pytest.StashKey[bool]()
 # The test's call phase failed (its fixtures need not wait long for its processes).
 _CALL_FAILED = pytest.StashKey[bool]()
 # The process groups of the running test, for hang reports.
@@ -199,7 +201,14 @@ def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> None:
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_timeout_cancel_timer(item: pytest.Item) -> None:
-    """Forget pytest-timeout's deadline once its timer is cancelled (returns ``None``)."""
+    """Forget pytest-timeout's deadline once its timer is cancelled (returns ``None``).
+
+    pytest-timeout also cancels from ``pytest_exception_interact``, right after it
+    ended the test: remember then that the test timed out.
+    """
+    deadline = item.stash.get(_TIMEOUT_DEADLINE, None)
+    if deadline is not None and time.monotonic() >= deadline:
+        item.stash[_TIMED_OUT] = True
     with contextlib.suppress(KeyError):
         del item.stash[_TIMEOUT_DEADLINE]
 
@@ -217,6 +226,8 @@ def pytest_runtest_makereport(
 
 def timed_out(item: pytest.Item) -> bool:
     """Whether pytest-timeout's deadline for ``item`` has passed (it is ending the test)."""
+    if item.stash.get(_TIMED_OUT, False):
+        return True
     deadline = item.stash.get(_TIMEOUT_DEADLINE, None)
     return deadline is not None and time.monotonic() >= deadline
 
@@ -228,6 +239,8 @@ def teardown_budget(item: pytest.Item, timeout: float) -> float:
     usually stuck: wait one second, not the whole deadline. Under pytest-timeout,
     keep a margin before its deadline to end the processes ourselves.
     """
+    if timed_out(item):
+        return 0.0
     budget = timeout
     if item.stash.get(_CALL_FAILED, False):
         budget = min(budget, TERMINATE_GRACE)

@@ -136,8 +136,11 @@ def test_explicit_parametrization_wins(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
-def test_marker_is_registered(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.mp_start_methods(*methods):*"])
+def test_marker_and_options_are_registered(pytester: pytest.Pytester) -> None:
+    config = pytester.parseconfigure()
+    markers = config.getini("markers")
+    assert any(str(m).startswith("mp_start_methods(*methods):") for m in markers)
     help_result = pytester.runpytest_subprocess("--help")
-    help_result.stdout.fnmatch_lines(["*--mp-start-methods=METHODS*", "*mp_start_methods*"])
+    help_result.stdout.fnmatch_lines(
+        ["*mpcheck*", "*--mp-start-methods=METHODS*", "*mp_start_methods (*"]
+    )

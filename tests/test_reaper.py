@@ -1,0 +1,156 @@
+"""The reaper: when pytest is SIGKILLed, every process of the fixtures is gone within 2 s."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pytest_mpcheck.startmethods import available_methods
+
+METHODS = available_methods()
+# The promise is 2 s; the margin absorbs a loaded machine's scheduling.
+WITHIN = 2.0 + 3.0
+
+
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def wait_for_files(
+    folder: Path, pattern: str, count: int, proc: subprocess.Popen[bytes]
+) -> list[int]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = [p for p in folder.glob(pattern) if p.read_text().strip()]
+        if len(found) >= count:
+            return [int(p.read_text()) for p in found]
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            pytest.fail(f"pytest ended before its processes started:\n{out}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("the processes never wrote their marker files")
+
+
+def gone_within(pids: list[int], seconds: float) -> tuple[list[int], float]:
+    start = time.monotonic()
+    alive = [pid for pid in pids if running(pid)]
+    while alive and time.monotonic() - start < seconds:
+        time.sleep(0.02)
+        alive = [pid for pid in alive if running(pid)]
+    return alive, time.monotonic() - start
+
+
+KILLED = """
+import os, pathlib, subprocess, sys, time
+
+def marker(name, pid):
+    path = pathlib.Path(os.environ["PID_DIR"], name)
+    path.with_suffix(".tmp").write_text(str(pid))
+    path.with_suffix(".tmp").rename(path)
+
+def parent():
+    # A grandchild in the same process group, and one that moves to its own
+    # group: the reaper knows the second only from its scans of descendants.
+    same = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    own = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    time.sleep(1.5)  # let the watchdog see them (it scans twice a second)
+    marker(f"grandchild-{same.pid}.pid", same.pid)
+    marker(f"grandchild-{own.pid}.pid", own.pid)
+    marker(f"child-{os.getpid()}.pid", os.getpid())
+    time.sleep(600)
+
+def test_killed(process_group, mp_manager):
+    marker(f"manager-{mp_manager._process.pid}.pid", mp_manager._process.pid)
+    process_group(parent, name="parent")
+    time.sleep(600)
+"""
+
+
+def test_sigkilled_pytest_leaves_nothing_behind(tmp_path: Path) -> None:
+    """One pytest per start method, side by side; each is SIGKILLed once all is running."""
+    runs: list[tuple[str, Path, subprocess.Popen[bytes]]] = []
+    try:
+        for method in METHODS:
+            folder = tmp_path / method
+            folder.mkdir()
+            (folder / "test_killed.py").write_text(KILLED)
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-p",
+                    "no:cacheprovider",
+                    "-p",
+                    "no:timeout",
+                    f"--mp-start-methods={method}",
+                ],
+                cwd=folder,
+                env=dict(os.environ, PID_DIR=str(folder)),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            runs.append((method, folder, proc))
+        for method, folder, proc in runs:
+            # The manager's server, the child and its two grandchildren.
+            pids = wait_for_files(folder, "*.pid", 4, proc)
+            assert all(running(pid) for pid in pids), method
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+            alive, took = gone_within(pids, WITHIN)
+            assert not alive, f"{method}: still running {took:.1f} s after SIGKILL: {alive}"
+    finally:
+        for _method, folder, proc in runs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+            for path in folder.glob("*.pid"):
+                pid = int(path.read_text())
+                if running(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def test_watch_directly(tmp_path: Path) -> None:
+    """``reaper.watch`` works for any pid a caller hands it (the sandbox's children)."""
+    script = tmp_path / "watcher.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import subprocess, sys, time
+            from pytest_mpcheck import reaper
+            child = subprocess.Popen(["sleep", "600"], start_new_session=True)
+            reaper.watch(child.pid)
+            reaper.watch(999999999)  # gone already: ignored
+            print(child.pid, reaper.watchdog_pid(), flush=True)
+            time.sleep(600)
+            """
+        )
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode().split()
+        child, watchdog = int(line[0]), int(line[1])
+        assert running(child)
+        assert running(watchdog)
+        time.sleep(0.3)
+        proc.kill()
+        proc.wait(30)
+        alive, took = gone_within([child, watchdog], WITHIN)
+        assert not alive, f"still running {took:.1f} s after the watcher died: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)

@@ -1,0 +1,156 @@
+"""Under pytest-xdist and pytest-timeout (signal and thread methods) nothing survives a test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pytest_mpcheck.startmethods import available_methods
+
+METHODS = available_methods()
+
+
+def pids_in(folder: Path, pattern: str) -> list[int]:
+    return [int(p.read_text()) for p in sorted(folder.glob(pattern)) if p.read_text().strip()]
+
+
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def assert_all_gone(pids: list[int], within: float) -> None:
+    deadline = time.monotonic() + within
+    alive = [pid for pid in pids if running(pid)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [pid for pid in alive if running(pid)]
+    assert not alive, f"still running: {alive}"
+
+
+MIXED = """
+import os, pathlib, time
+
+def note(tag):
+    path = pathlib.Path(os.environ["PID_DIR"], f"{tag}-{os.getpid()}.pid")
+    path.with_suffix(".tmp").write_text(str(os.getpid()))
+    path.with_suffix(".tmp").rename(path)
+
+def finish(q):
+    note("ok")
+    q.put(os.getpid())
+
+def hang():
+    note("hang")
+    time.sleep(600)
+
+def test_ok(process_group, timeout_queue):
+    q = timeout_queue(timeout=120)  # spawn start-up on a loaded machine can take a while
+    p = process_group(finish, args=(q,))
+    assert q.get() == p.pid
+
+def test_hang(process_group):
+    process_group(hang)
+
+def test_leak(mp_context):
+    p = mp_context.Process(target=hang)
+    p.start()
+    while not list(pathlib.Path(os.environ["PID_DIR"]).glob(f"hang-{p.pid}.pid")):
+        time.sleep(0.01)
+"""
+
+
+def test_under_xdist_the_outcomes_are_the_same(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PID_DIR", str(pytester.path))
+    pytester.makepyfile(test_mixed=MIXED)
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--mp-start-methods=spawn,fork", "--mpcheck-timeout=1", "-p", "no:cacheprovider"
+    )
+    # Each method: test_ok passes; test_hang passes and errs at teardown; test_leak too.
+    result.assert_outcomes(passed=6, errors=4)
+    result.stdout.fnmatch_lines(["*process_group: 1 process(es) still running 1 s after*"])
+    result.stdout.fnmatch_lines(["*the test left 1 process(es) running; pytest-mpcheck killed*"])
+    assert len(pids_in(pytester.path, "hang-*.pid")) == 4
+    assert_all_gone(pids_in(pytester.path, "*.pid"), within=1.0)
+
+
+TIMED_OUT = """
+import os, pathlib, time
+
+def note(tag):
+    path = pathlib.Path(os.environ["PID_DIR"], f"{tag}-{os.getpid()}.pid")
+    path.with_suffix(".tmp").write_text(str(os.getpid()))
+    path.with_suffix(".tmp").rename(path)
+
+def hang():
+    note("child")
+    time.sleep(600)
+
+def test_stuck_in_join(process_group, mp_manager):
+    pathlib.Path(os.environ["PID_DIR"], f"manager-{mp_manager._process.pid}.pid").write_text(
+        str(mp_manager._process.pid))
+    p = process_group(hang, name="stuck-child")
+    p.join()
+"""
+
+
+def test_signal_timeout_ends_the_test_and_its_processes(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PID_DIR", str(pytester.path))
+    pytester.makepyfile(test_timed_out=TIMED_OUT)
+    # One xdist worker per start method: the three timeouts run side by side.
+    result = pytester.runpytest_subprocess(
+        "-n", str(len(METHODS)), "--timeout=4", "--timeout-method=signal", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(failed=len(METHODS), errors=len(METHODS))
+    result.stdout.fnmatch_lines(["*Failed: Timeout (>4.0s) from pytest-timeout.*"])
+    # The teardown did not wait its own 10 s deadline: it ended the child at once.
+    result.stdout.fnmatch_lines(["*process_group: 1 process(es) still running 0 s after*"])
+    children = pids_in(pytester.path, "child-*.pid")
+    assert len(children) == len(METHODS)
+    assert_all_gone(children + pids_in(pytester.path, "manager-*.pid"), within=0.5)
+
+
+def test_thread_timeout_os_exit_leaves_nothing_behind(tmp_path: Path) -> None:
+    """pytest-timeout's thread method ends pytest with os._exit: the reaper ends the rest."""
+    runs = []
+    for method in METHODS:
+        folder = tmp_path / method
+        folder.mkdir()
+        (folder / "test_timed_out.py").write_text(TIMED_OUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "--timeout=5",
+                "--timeout-method=thread",
+                f"--mp-start-methods={method}",
+            ],
+            cwd=folder,
+            env=dict(os.environ, PID_DIR=str(folder)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        runs.append((method, folder, proc))
+    for method, folder, proc in runs:
+        out, _ = proc.communicate(timeout=120)
+        text = out.decode(errors="replace")
+        assert "Timeout" in text, text
+        assert proc.returncode == 1, text
+        pids = pids_in(folder, "child-*.pid") + pids_in(folder, "manager-*.pid")
+        assert len(pids) == 2, f"{method}: {text}"
+        assert_all_gone(pids, within=2.0 + 3.0)
