@@ -34,6 +34,7 @@ __all__ = [
     "not_implemented",
     "pickling",
     "process_failed",
+    "stub",
 ]
 
 _PICKLING = re.compile(
@@ -64,6 +65,15 @@ def missing_module(impl_dir: str, module: str) -> str:
     ).format(module=module, folder=impl_dir)
 
 
+def stub(module: str, function: str) -> str:
+    """The function a test needs is still the untouched stub."""
+    return _(
+        "{function} in {module}.py is not written yet (it raises NotImplementedError):"
+        " write {function} first. The docstring at the top of {module}.py explains the"
+        " pattern."
+    ).format(function=function, module=module)
+
+
 def not_implemented(module: str, outcome: CallOutcome, default: str) -> str:
     """An untouched stub: say which function to write first."""
     name = default
@@ -74,11 +84,7 @@ def not_implemented(module: str, outcome: CallOutcome, default: str) -> str:
         found = _WRITE_FUNCTION.search(outcome.exc_message or "")
         if found:
             name = found.group(1)
-    return _(
-        "{function} in {module}.py is not written yet (it raises NotImplementedError):"
-        " write {function} first. The docstring at the top of {module}.py explains the"
-        " pattern."
-    ).format(function=name, module=module)
+    return stub(module, name)
 
 
 def is_pickling_problem(exc_type: str | None, message: str | None) -> bool:
@@ -147,9 +153,8 @@ def from_outcome(
             else _("signal {signal}").format(signal=outcome.signal_name)
         )
         return _(
-            "the process running {function} died before it returned ({reason}) under the"
-            " {method} start method. Your code (or something it called) ended the process:"
-            " never call os._exit or sys.exit in these functions.{stderr}"
+            "{function} ended the process running it before returning, under the {method}"
+            " start method: {reason}{stderr}"
         ).format(
             function=function,
             reason=why,

@@ -66,7 +66,8 @@ def _dir() -> str:
 def _write(name: str, text: str = "") -> None:
     """Write a marker file atomically (a reader never sees half of it)."""
     directory = _dir()
-    tmp = os.path.join(directory, f".tmp-{name}")
+    # A temporary name of this process's own: two probes may write the same flag at once.
+    tmp = os.path.join(directory, f".tmp-{_getpid()}-{name}")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
     _replace(tmp, os.path.join(directory, name))

@@ -72,7 +72,7 @@ class _Tracker:
     """
 
     def __init__(self) -> None:
-        self.procs: list[Any] = []
+        self.procs: list[tuple[Any, str]] = []
         self._original: Callable[..., Any] | None = None
 
     def __enter__(self) -> _Tracker:
@@ -82,7 +82,8 @@ class _Tracker:
         procs = self.procs
 
         def start(proc: Any, *args: Any, **kwargs: Any) -> Any:
-            procs.append(proc)
+            # Name the role now: start() deletes the process's _target (bpo-30775).
+            procs.append((proc, _role(proc)))
             return original(proc, *args, **kwargs)
 
         self._original = original
@@ -97,14 +98,14 @@ class _Tracker:
 
     def report(self) -> list[dict[str, Any]]:
         out = []
-        for proc in self.procs:
+        for proc, role in self.procs:
             try:
                 alive = bool(proc.is_alive())
             except Exception:  # a process object the learner broke
                 alive = False
             out.append(
                 {
-                    "role": _role(proc),
+                    "role": role,
                     "pid": proc.pid,
                     "alive": alive,
                     "exitcode": None if alive else proc.exitcode,
@@ -114,7 +115,7 @@ class _Tracker:
         return out
 
     def kill_alive(self) -> None:
-        for proc in self.procs:
+        for proc, _role_name in self.procs:
             with contextlib.suppress(Exception):
                 if proc.is_alive():
                     proc.kill()
@@ -334,14 +335,20 @@ def _drain(q: Any, timeout: float, limit: int = 100_000) -> list[Any]:
     return taken
 
 
-def ex3_producer(module: ModuleType, items: list[Any], n_sentinels: int) -> dict[str, Any]:
-    """Run ``producer(q, items, n_sentinels)`` here; return everything it put, in order."""
+def ex3_producer(module: ModuleType, items: list[Any], counts: list[int]) -> dict[str, Any]:
+    """Run ``producer(q, items, k)`` here for each k in ``counts``; return what each put."""
     import multiprocessing
 
-    q: Any = multiprocessing.Queue()
-    module.producer(q, list(items), n_sentinels)
-    put = _drain(q, 0.5, limit=len(items) + n_sentinels + 100)
-    return {"put": _plain(put), "sentinel": repr(getattr(module, "SENTINEL", "<missing>"))}
+    runs = []
+    for n_sentinels in counts:
+        q: Any = multiprocessing.Queue()
+        module.producer(q, list(items), n_sentinels)
+        expected = len(items) + n_sentinels
+        # Everything is in the pipe by now (same process): a short wait finds any extra.
+        put = _drain(q, 2.0, limit=expected)
+        put += _drain(q, 0.1, limit=100)
+        runs.append({"n_sentinels": n_sentinels, "put": _plain(put)})
+    return {"runs": runs, "sentinel": repr(getattr(module, "SENTINEL", "<missing>"))}
 
 
 def ex3_consumer(module: ModuleType, items: list[Any], after: list[Any]) -> dict[str, Any]:
@@ -353,8 +360,8 @@ def ex3_consumer(module: ModuleType, items: list[Any], after: list[Any]) -> dict
     for item in [*items, None, *after]:
         q.put(item)
     finished, _value, error, _thread = _run_bounded(lambda: module.consumer(q, out_q), 5.0)
-    forwarded = _drain(out_q, 0.3)
-    left = _drain(q, 0.3)
+    forwarded = _drain(out_q, 0.1)
+    left = _drain(q, 0.1)
     return {
         "returned": finished,
         "error": _exception(error) if error is not None else None,

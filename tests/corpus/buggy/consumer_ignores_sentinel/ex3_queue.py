@@ -1,0 +1,36 @@
+"""Buggy: the consumer forwards the sentinel and keeps taking items after it."""
+import multiprocessing
+import queue
+
+SENTINEL = None
+
+
+def producer(q, items, n_sentinels=1):
+    for item in items:
+        q.put(item)
+    for _ in range(n_sentinels):
+        q.put(SENTINEL)
+
+
+def consumer(q, out_q):
+    while True:
+        try:
+            item = q.get(timeout=0.5)
+        except queue.Empty:
+            return
+        out_q.put(item)
+
+
+def run_pipeline(items, n_consumers=1):
+    q = multiprocessing.Queue()
+    out_q = multiprocessing.Queue()
+    prod = multiprocessing.Process(target=producer, args=(q, items, n_consumers))
+    cons = [multiprocessing.Process(target=consumer, args=(q, out_q)) for _ in range(n_consumers)]
+    prod.start()
+    for c in cons:
+        c.start()
+    results = [out_q.get() for _ in range(len(items))]
+    prod.join()
+    for c in cons:
+        c.join()
+    return results
