@@ -18,6 +18,7 @@ pytest_plugins = [
     "pytest_mpcheck.fixtures",
     "pytest_mpcheck.leaks",
     "pytest_mpcheck.stacks",
+    "pytest_mpcheck.sentinel",
     "pytest_mpcheck.kit.plugin",
     "pytest_mpcheck.speedup.plugin",
     "pytest_mpcheck.grading.plugin",

@@ -152,6 +152,8 @@ class ProcessStack:
     all_functions: tuple[str, ...] = ()
     full: bool = False
     command: str = field(default="", compare=False)
+    #: ``True`` when there was no stack because the process had already exited.
+    exited: bool = False
 
     @property
     def available(self) -> bool:
@@ -257,7 +259,9 @@ def _dump_one(
 ) -> ProcessStack:
     command = _command_of(pid)
     if not _is_alive(pid):
-        return ProcessStack(pid, role, error=_("the process has already exited"), full=full)
+        return ProcessStack(
+            pid, role, error=_("the process has already exited"), full=full, exited=True
+        )
     if py_spy is None:
         return ProcessStack(
             pid,
@@ -295,7 +299,12 @@ def _dump_one(
         )
     if done.returncode != 0:
         return ProcessStack(
-            pid, role, error=_explain_failure(pid, done.stderr), full=full, command=command
+            pid,
+            role,
+            error=_explain_failure(pid, done.stderr),
+            full=full,
+            command=command,
+            exited=not _is_alive(pid),
         )
     try:
         raw = json.loads(done.stdout)
@@ -521,13 +530,6 @@ def _format_process(stack: ProcessStack) -> list[str]:
                     count=thread.hidden
                 )
             )
-    if stack.hidden_threads and not stack.full:
-        lines.append(
-            "  "
-            + _("({count} helper threads of multiprocessing hidden)").format(
-                count=stack.hidden_threads
-            )
-        )
     return lines
 
 

@@ -1,0 +1,158 @@
+"""What the shutdown checks run in their child processes (kept import-light on purpose).
+
+Under spawn and forkserver each child unpickles its target by reference and so
+imports this module; :mod:`pytest_mpcheck.sentinel` would pull in pytest (over a
+second per child on a loaded machine). Standard library only, plus psutil.
+"""
+
+from __future__ import annotations
+
+import os
+import queue as queue_module
+import sys
+import traceback
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
+from typing import Any
+
+__all__ = ["OutQueue", "RecordingQueue"]
+
+
+class RecordingQueue:
+    """A queue handed to the code under test: each call is logged, then passed on.
+
+    Picklable and top-level, so it reaches the child under every start method
+    (the wrapped queue travels as a ``Process`` argument, as queues must).
+    """
+
+    def __init__(self, inner: Any, log: Any, role: str) -> None:
+        self._inner = inner
+        self._log = log
+        self._role = role
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Take an item, recording the call and what it returned."""
+        self._log.put((self._role, "get", None))
+        try:
+            item = self._inner.get(block, timeout)
+        except queue_module.Empty:
+            self._log.put((self._role, "empty", None))
+            raise
+        self._log.put((self._role, "got", item))
+        return item
+
+    def get_nowait(self) -> Any:
+        """``get(False)``."""
+        return self.get(False)
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Put an item, recording it."""
+        self._inner.put(item, block, timeout)
+        self._log.put((self._role, "put", item))
+
+    def put_nowait(self, item: Any) -> None:
+        """``put(item, False)``."""
+        self.put(item, False)
+
+    def task_done(self) -> None:
+        """Mark a task done (JoinableQueue), recording it."""
+        self._inner.task_done()
+        self._log.put((self._role, "task_done", None))
+
+    def __getattr__(self, name: str) -> Any:
+        # empty(), qsize(), join(), close(), ... go to the real queue. Private names
+        # are refused so that unpickling (before _inner exists) cannot recurse.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+class OutQueue:
+    """The ``out_q`` a consumer forwards items to: every put is recorded (and kept)."""
+
+    def __init__(self, log: Any, role: str) -> None:
+        self._log = log
+        self._role = role
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Forward an item."""
+        self._log.put((self._role, "out", item))
+
+    def put_nowait(self, item: Any) -> None:
+        """Forward an item."""
+        self.put(item)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def join_thread(self) -> None:
+        """Nothing to join."""
+
+    def cancel_join_thread(self) -> None:
+        """Nothing to cancel."""
+
+
+def _producer_main(
+    producer: Callable[..., Any], q: Any, items: list[Any], n: int, log: Any
+) -> None:
+    log.put(("producer", "start", os.getpid()))
+    try:
+        producer(q, items, n)
+    except BaseException:
+        log.put(("producer", "raised", traceback.format_exc()))
+        sys.exit(1)
+    log.put(("producer", "returned", None))
+
+
+def _consumer_main(consumer: Callable[..., Any], q: Any, out_q: Any, log: Any, role: str) -> None:
+    log.put((role, "start", os.getpid()))
+    try:
+        consumer(q, out_q)
+    except BaseException:
+        log.put((role, "raised", traceback.format_exc()))
+        sys.exit(1)
+    log.put((role, "returned", None))
+
+
+def _pipeline_main(
+    run_pipeline: Callable[..., Any], items: list[Any], n_consumers: int, result_q: Any
+) -> None:
+    started: list[BaseProcess] = []
+    original_start = BaseProcess.start
+
+    def recording_start(self: BaseProcess) -> None:
+        original_start(self)
+        started.append(self)
+
+    # Only in this process (ours): record every process the pipeline starts.
+    BaseProcess.start = recording_start  # type: ignore[method-assign]
+    try:
+        result = run_pipeline(items, n_consumers)
+    except BaseException:
+        result_q.put(("raised", traceback.format_exc(), []))
+        result_q.close()
+        result_q.join_thread()
+        os._exit(1)
+    finally:
+        BaseProcess.start = original_start  # type: ignore[method-assign]
+    processes: list[tuple[str, int | None, bool]] = []
+    for proc in started:
+        if "PoolWorker" in proc.name or "Manager" in proc.name:
+            continue
+        alive = proc.is_alive()
+        processes.append((proc.name, None if alive else proc.exitcode, alive))
+    try:
+        # Queue.put pickles in a background thread, where an error would be lost.
+        ForkingPickler.dumps(result)
+    except Exception:
+        result_q.put(("unpicklable", type(result).__name__, processes))
+    else:
+        result_q.put(("ok", result, processes))
+    result_q.close()
+    result_q.join_thread()
+    # What the pipeline left running is reported; end it so that this process exits.
+    from pytest_mpcheck import proctree
+
+    proctree.kill_tree([os.getpid()], include_roots=False, timeout=5.0)
+    os._exit(0)

@@ -1,0 +1,1105 @@
+"""assert_sentinel_shutdown: does a queue pipeline shut down on its sentinel?
+
+The classic producer/consumer shape: a producer puts every item on a queue, then
+one sentinel (``None`` by default) per consumer; each consumer takes items until it
+takes a sentinel, then returns. :func:`check_sentinel_shutdown` runs the code
+under test in real processes of a given context and watches every queue call
+through recording wrappers, so it can say exactly what went wrong:
+
+- every item taken exactly once (in order with one consumer), forwarded to
+  ``out_q``, nothing left in the queue;
+- each consumer returns right after its own sentinel, takes nothing after it,
+  and exits with code 0 within the deadline;
+- one sentinel per consumer is enough (a run with ``n`` sentinels ends) and
+  needed (a run with ``n - 1`` sentinels leaves exactly one consumer waiting);
+- no process is left alive: whatever is stuck is shown where it is stuck
+  (:mod:`pytest_mpcheck.stacks`) and killed.
+
+:func:`check_pipeline_shutdown` checks a whole pipeline function instead
+(``run_pipeline(items, n_consumers) -> list``): its result, the exit codes of
+the processes it started, and, when it hangs, why.
+
+Both return a picklable :class:`ShutdownReport` (the kit runs them in its sandbox
+child and judges in pytest); ``assert_*`` fail the test with its problems. Every
+wait has a deadline and every process started here is killed in a ``finally``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.queues
+import queue as queue_module
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import psutil
+import pytest
+
+from pytest_mpcheck import proctree
+from pytest_mpcheck._sentinel_child import (
+    OutQueue,
+    RecordingQueue,
+    _consumer_main,
+    _pipeline_main,
+    _producer_main,
+)
+from pytest_mpcheck.i18n import _, ngettext
+from pytest_mpcheck.stacks import ProcessStack, dump_stacks, format_stacks
+
+__all__ = [
+    "DEFAULT_SETTLE",
+    "DEFAULT_TIMEOUT",
+    "SentinelShutdown",
+    "ShutdownReport",
+    "assert_pipeline_shutdown",
+    "assert_sentinel_shutdown",
+    "check_pipeline_shutdown",
+    "check_sentinel_shutdown",
+    "sentinel_shutdown",
+]
+
+#: Seconds a whole run (one round of the check) may take before what is still
+#: alive is reported as stuck and killed.
+DEFAULT_TIMEOUT = 20.0
+
+#: Seconds of quiet after which consumers waiting in ``get()`` on an empty queue,
+#: with the producer finished, are taken as stuck (nothing can ever reach them).
+#: A consumer that gives up on a ``get()`` timeout longer than this is not caught.
+DEFAULT_SETTLE = 1.0
+
+QUEUE_KINDS = ("queue", "joinable", "manager")
+
+#: A pipeline that has not returned after this many seconds is looked at (py-spy)
+#: every PROBE_EVERY seconds; two identical looks at a certain deadlock end it early.
+PROBE_AFTER = 1.5
+PROBE_EVERY = 1.0
+
+# How many items a message quotes before "...".
+_SAMPLE = 5
+
+
+# ------------------------------------------------------------------------ the report
+
+
+@dataclass
+class ShutdownReport:
+    """What a shutdown check found; picklable, so it can cross a process boundary."""
+
+    kind: str  # "sentinel" or "pipeline"
+    start_method: str
+    n_consumers: int
+    n_items: int
+    sentinel: str  # repr of the sentinel
+    queue_kind: str
+    problems: list[str] = field(default_factory=list)
+    #: Hang report (where each stuck process was blocked), empty when nothing hung.
+    stacks: str = ""
+    #: Exit code per process role (``None``: was still alive and had to be killed).
+    exitcodes: dict[str, int | None] = field(default_factory=dict)
+    #: Processes that were still alive at the end and were killed.
+    killed: list[str] = field(default_factory=list)
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the check found nothing wrong."""
+        return not self.problems
+
+    @property
+    def message(self) -> str:
+        """The learner-facing failure text: each problem, then the hang report."""
+        if self.ok:
+            return _("shutdown on the sentinel is correct")
+        lines = [
+            _("{kind} check under {method} ({consumers} consumers, {items} items):").format(
+                kind=self.kind,
+                method=self.start_method,
+                consumers=self.n_consumers,
+                items=self.n_items,
+            )
+        ]
+        lines.extend(f"- {problem}" for problem in self.problems)
+        if self.stacks:
+            lines.append("")
+            lines.append(self.stacks)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ShutdownCheckError(AssertionError):
+    """Raised by the ``assert_*`` functions outside pytest (inside pytest they fail)."""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _resolve_context(context: BaseContext | str | None) -> Any:
+    # Any: typeshed's BaseContext does not declare Process, Queue, ... .
+    if context is None:
+        return multiprocessing.get_context()
+    if isinstance(context, str):
+        return multiprocessing.get_context(context)
+    return context
+
+
+def _is_sentinel(value: Any, sentinel: Any) -> bool:
+    if value is sentinel:
+        return True
+    try:
+        return type(value) is type(sentinel) and bool(value == sentinel)
+    except Exception:
+        return False
+
+
+def _sample(values: Sequence[Any]) -> str:
+    shown = ", ".join(_short(v) for v in values[:_SAMPLE])
+    return f"[{shown}, ...]" if len(values) > _SAMPLE else f"[{shown}]"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _tail(text: str, lines: int = 6) -> str:
+    kept = text.rstrip().splitlines()[-lines:]
+    return "\n".join("    " + line for line in kept)
+
+
+def _drain(log: Any, sink: list[tuple[str, str, Any]], wait: float) -> int:
+    """Move what is in ``log`` into ``sink``, waiting at most ``wait`` for the first entry."""
+    count = 0
+    timeout = wait
+    while True:
+        try:
+            entry = log.get(timeout=timeout) if timeout > 0 else log.get_nowait()
+        except (queue_module.Empty, EOFError, OSError):
+            return count
+        sink.append(entry)
+        count += 1
+        timeout = 0.0
+
+
+def _exit_problem(label: str, code: int | None) -> str | None:
+    if code is None or code == 0:
+        return None
+    if code < 0:
+        return _("{who} was killed by signal {signal}").format(who=label, signal=-code)
+    return _("{who} exited with code {code}").format(who=label, code=code)
+
+
+def _kill(procs: Iterable[BaseProcess]) -> list[str]:
+    """Kill ``procs`` and their descendants; return labels of those that were alive."""
+    alive: list[int] = []
+    labels: list[str] = []
+    for proc in procs:
+        pid = proc.pid
+        if pid is None:
+            continue
+        with contextlib.suppress(Exception):
+            if proc.is_alive():
+                labels.append(f"{proc.name} (pid {pid})")
+        alive.append(pid)
+    proctree.kill_tree(alive, timeout=5.0)
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.join(5.0)
+    return labels
+
+
+@dataclass
+class _Role:
+    """What one process did, rebuilt from the log."""
+
+    label: str
+    started: bool = False
+    returned: bool = False
+    raised: str | None = None
+    events: list[tuple[str, Any]] = field(default_factory=list)
+
+    def in_get(self) -> bool:
+        """Whether the last queue call was a get() that has not returned."""
+        for kind, _value in reversed(self.events):
+            if kind == "get":
+                return True
+            if kind in {"got", "empty"}:
+                return False
+        return False
+
+    def taken(self) -> list[Any]:
+        return [value for kind, value in self.events if kind == "got"]
+
+    def put(self) -> list[Any]:
+        return [value for kind, value in self.events if kind == "put"]
+
+    def forwarded(self) -> list[Any]:
+        return [value for kind, value in self.events if kind == "out"]
+
+    def task_done(self) -> int:
+        return sum(1 for kind, _value in self.events if kind == "task_done")
+
+
+@dataclass
+class _Round:
+    roles: dict[str, _Role]
+    exitcodes: dict[str, int | None]
+    leftover: list[Any]
+    stuck: list[str]  # roles still alive at the end (killed)
+    timed_out: bool
+    stacks: str
+    flushing: list[str]  # roles stuck flushing a queue at exit
+    killed: list[str]
+
+
+def _make_queue(
+    ctx: Any, factory: Callable[[], Any] | str | None, stack: contextlib.ExitStack
+) -> tuple[Any, str]:
+    if factory is None or factory == "queue":
+        return ctx.Queue(), "queue"
+    if factory == "joinable":
+        return ctx.JoinableQueue(), "joinable"
+    if factory == "manager":
+        manager = ctx.Manager()
+        stack.callback(_shutdown_manager, manager)
+        return manager.Queue(), "manager"
+    if isinstance(factory, str):
+        raise ValueError(
+            _("unknown queue kind {kind!r}: use one of {kinds}").format(
+                kind=factory, kinds=", ".join(QUEUE_KINDS)
+            )
+        )
+    made = factory()
+    kind = "joinable" if isinstance(made, multiprocessing.queues.JoinableQueue) else "custom"
+    return made, kind
+
+
+def _shutdown_manager(manager: Any) -> None:
+    process = getattr(manager, "_process", None)
+    with contextlib.suppress(Exception):
+        manager.shutdown()
+    if process is not None and process.is_alive():
+        proctree.kill_tree([process.pid], timeout=5.0)
+
+
+def _close_queue(q: Any) -> None:
+    # The harness never puts on these queues, but a queue it created keeps a
+    # feeder-free reader; close so that nothing waits for it at exit.
+    with contextlib.suppress(Exception):
+        q.cancel_join_thread()
+    with contextlib.suppress(Exception):
+        q.close()
+
+
+def _leftover(q: Any) -> list[Any]:
+    """Empty ``q`` from the harness, with a short deadline, and return what was in it."""
+    left: list[Any] = []
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        try:
+            left.append(q.get(timeout=0.2))
+        except (queue_module.Empty, EOFError, OSError):
+            break
+        except Exception:
+            break
+    return left
+
+
+def _looks_empty(q: Any) -> bool:
+    try:
+        return bool(q.empty())
+    except Exception:
+        return True
+
+
+# ---------------------------------------------------------------- one round
+
+
+def _run_round(
+    ctx: Any,
+    producer: Callable[..., Any],
+    consumer: Callable[..., Any],
+    items: list[Any],
+    *,
+    n_consumers: int,
+    n_sentinels: int,
+    factory: Callable[[], Any] | str | None,
+    timeout: float,
+    settle: float,
+) -> tuple[_Round, str]:
+    roles: dict[str, _Role] = {"producer": _Role(_("the producer"))}
+    for i in range(n_consumers):
+        roles[f"c{i}"] = _Role(_("consumer {n}").format(n=i + 1))
+    entries: list[tuple[str, str, Any]] = []
+    procs: dict[str, BaseProcess] = {}
+    exitcodes: dict[str, int | None] = {}
+    stuck: list[str] = []
+    stacks_text = ""
+    flushing: list[str] = []
+    killed: list[str] = []
+    leftover: list[Any] = []
+    timed_out = False
+    with contextlib.ExitStack() as stack:
+        q, kind = _make_queue(ctx, factory, stack)
+        log = ctx.Queue()
+        stack.callback(_close_queue, log)
+        try:
+            for i in range(n_consumers):
+                role = f"c{i}"
+                procs[role] = ctx.Process(
+                    target=_consumer_main,
+                    args=(consumer, RecordingQueue(q, log, role), OutQueue(log, role), log, role),
+                    name=f"mpcheck-consumer-{i + 1}",
+                    daemon=True,
+                )
+            procs["producer"] = ctx.Process(
+                target=_producer_main,
+                args=(producer, RecordingQueue(q, log, "producer"), items, n_sentinels, log),
+                name="mpcheck-producer",
+                daemon=True,
+            )
+            for proc in procs.values():
+                proc.start()
+            deadline = time.monotonic() + timeout
+            quiet_since = time.monotonic()
+            while True:
+                if _drain(log, entries, 0.05):
+                    quiet_since = time.monotonic()
+                    _apply(entries, roles)
+                alive = [r for r, p in procs.items() if p.is_alive()]
+                if not alive:
+                    break
+                now = time.monotonic()
+                if now > deadline:
+                    timed_out = True
+                    stuck = alive
+                    break
+                producer_done = "producer" not in alive or roles["producer"].returned
+                consumers_alive = [r for r in alive if r != "producer"]
+                if producer_done and now - quiet_since > settle:
+                    if not consumers_alive:
+                        # The producer returned but cannot exit: flushing a queue
+                        # that nobody will ever read.
+                        stuck = alive
+                        break
+                    if all(roles[r].in_get() for r in consumers_alive) and _looks_empty(q):
+                        # Nothing can reach the waiting consumers any more.
+                        stuck = alive
+                        break
+            # What exited has flushed its log into the pipe; take the rest.
+            _drain(log, entries, 0.2)
+            _apply(entries, roles)
+            if stuck:
+                pids: dict[int, str] = {}
+                for r in stuck:
+                    pid = procs[r].pid
+                    if pid is not None:
+                        pids[pid] = roles[r].label
+                dumped = dump_stacks(pids)
+                flushing = [
+                    r
+                    for r in stuck
+                    if any(s.flushing_queue and s.pid == procs[r].pid for s in dumped)
+                ]
+                stacks_text = format_stacks(dumped)
+            else:
+                leftover = _leftover(q)
+        finally:
+            killed = _kill(procs.values())
+            for role, proc in procs.items():
+                exitcodes[role] = None if role in stuck else proc.exitcode
+            _close_queue(q)
+    return (
+        _Round(roles, exitcodes, leftover, stuck, timed_out, stacks_text, flushing, killed),
+        kind,
+    )
+
+
+def _apply(entries: list[tuple[str, str, Any]], roles: dict[str, _Role]) -> None:
+    for role_name, kind, value in entries:
+        role = roles.get(role_name)
+        if role is None:
+            continue
+        if kind == "start":
+            role.started = True
+        elif kind == "returned":
+            role.returned = True
+        elif kind == "raised":
+            role.raised = str(value)
+        else:
+            role.events.append((kind, value))
+    entries.clear()
+
+
+# ------------------------------------------------------------- judging a round
+
+
+def _judge_enough(
+    rnd: _Round,
+    items: list[Any],
+    sentinel: Any,
+    n_consumers: int,
+    queue_kind: str,
+    timeout: float,
+) -> list[str]:
+    """Problems of the round with one sentinel per consumer."""
+    problems: list[str] = []
+    producer = rnd.roles["producer"]
+    sentinel_text = repr(sentinel)
+
+    # The producer.
+    if producer.raised is not None:
+        problems.append(
+            _("the producer raised an exception:\n{traceback}").format(
+                traceback=_tail(producer.raised)
+            )
+        )
+    else:
+        problem = _exit_problem(_("the producer"), rnd.exitcodes.get("producer"))
+        if problem and "producer" not in rnd.stuck:
+            problems.append(problem)
+    put = producer.put()
+    put_items = [x for x in put if not _is_sentinel(x, sentinel)]
+    n_put_sentinels = len(put) - len(put_items)
+    if producer.returned or "producer" not in rnd.stuck:
+        if put_items != items:
+            if Counter(map(repr, put_items)) == Counter(map(repr, items)):
+                problems.append(_("the producer put the items out of order: put them in order"))
+            else:
+                problems.append(
+                    _(
+                        "the producer put {got} items, {got_sample}, but was given {n}: {sample}"
+                    ).format(
+                        got=len(put_items),
+                        got_sample=_sample(put_items),
+                        n=len(items),
+                        sample=_sample(items),
+                    )
+                )
+        first_sentinel = next((i for i, x in enumerate(put) if _is_sentinel(x, sentinel)), None)
+        if first_sentinel is not None and any(
+            not _is_sentinel(x, sentinel) for x in put[first_sentinel:]
+        ):
+            problems.append(
+                _(
+                    "the producer put a sentinel before the last item: put every item "
+                    "first, then the sentinels"
+                )
+            )
+    waiting = [r for r in rnd.stuck if r != "producer" and rnd.roles[r].in_get()]
+    sentinel_problem = producer.returned and n_put_sentinels != n_consumers
+    if producer.returned and n_put_sentinels == 0:
+        problems.append(
+            _(
+                "the producer never put a sentinel: after the last item, put one sentinel "
+                "({sentinel}) per consumer so that each consumer knows the stream has ended"
+            ).format(sentinel=sentinel_text)
+        )
+    elif producer.returned and n_put_sentinels < n_consumers:
+        if waiting:
+            problems.append(
+                _(
+                    "{waiting} of {n} consumers still waiting in `get()` after the producer "
+                    "finished: put one sentinel per consumer (the producer put {put} for {n})"
+                ).format(waiting=len(waiting), n=n_consumers, put=n_put_sentinels)
+            )
+        else:
+            problems.append(
+                _(
+                    "the producer put {put} sentinels for {n} consumers: put one sentinel "
+                    "per consumer"
+                ).format(put=n_put_sentinels, n=n_consumers)
+            )
+    elif n_put_sentinels > n_consumers:
+        problems.append(
+            _(
+                "the producer put {put} sentinels for {n} consumers: put exactly one per "
+                "consumer (the extra ones are left in the queue)"
+            ).format(put=n_put_sentinels, n=n_consumers)
+        )
+
+    # Each consumer.
+    taken_items: list[Any] = []
+    for role_name in (f"c{i}" for i in range(n_consumers)):
+        role = rnd.roles[role_name]
+        label = role.label
+        taken = role.taken()
+        first = next((i for i, x in enumerate(taken) if _is_sentinel(x, sentinel)), None)
+        before = taken if first is None else taken[:first]
+        taken_items.extend(before)
+        after = [] if first is None else taken[first + 1 :]
+        if role.raised is not None:
+            problems.append(
+                _("{who} raised an exception:\n{traceback}").format(
+                    who=label, traceback=_tail(role.raised)
+                )
+            )
+        elif role_name not in rnd.stuck:
+            problem = _exit_problem(label, rnd.exitcodes.get(role_name))
+            if problem:
+                problems.append(problem)
+        if after:
+            problems.append(
+                (
+                    _(
+                        "{who} took an item after its sentinel: {item} (another consumer's "
+                        "sentinel); a consumer must return right after taking its sentinel"
+                    )
+                    if _is_sentinel(after[0], sentinel)
+                    else _(
+                        "{who} took an item after its sentinel: {item}; a consumer must "
+                        "return right after taking its sentinel"
+                    )
+                ).format(who=label, item=_short(after[0]))
+            )
+        elif first is not None and role_name in rnd.stuck and role.in_get():
+            problems.append(
+                _(
+                    "{who} called get() again after its sentinel and is still waiting: "
+                    "return right after taking the sentinel"
+                ).format(who=label)
+            )
+        elif first is not None and _got_again(role, sentinel):
+            problems.append(
+                _(
+                    "{who} called get() again after its sentinel: return right after "
+                    "taking the sentinel"
+                ).format(who=label)
+            )
+        if first is None and role.returned and role.raised is None:
+            problems.append(
+                _(
+                    "{who} returned without taking a sentinel: keep calling get() until it "
+                    "returns the sentinel (do not stop when the queue looks empty or a get() "
+                    "times out)"
+                ).format(who=label)
+            )
+        forwarded = role.forwarded()
+        if any(_is_sentinel(x, sentinel) for x in forwarded):
+            problems.append(
+                _("{who} forwarded the sentinel to out_q: forward only the items").format(who=label)
+            )
+            forwarded = [x for x in forwarded if not _is_sentinel(x, sentinel)]
+        if forwarded != before and role.raised is None:
+            if len(forwarded) != len(before):
+                problems.append(
+                    _("{who} took {taken} items but forwarded {forwarded} to out_q").format(
+                        who=label, taken=len(before), forwarded=len(forwarded)
+                    )
+                )
+            else:
+                problems.append(
+                    _(
+                        "{who} did not forward to out_q exactly the items it took, in the order "
+                        "it took them"
+                    ).format(who=label)
+                )
+        if role_name in rnd.stuck and role_name not in waiting:
+            problems.append(_stuck_problem(label, rnd, role_name, timeout))
+
+    unexplained = [
+        r for r in waiting if not any(_is_sentinel(x, sentinel) for x in rnd.roles[r].taken())
+    ]
+    if unexplained and not sentinel_problem:
+        problems.append(
+            _(
+                "{waiting} of {n} consumers still waiting in `get()` after the producer "
+                "finished, though it put {put} sentinels: a consumer took more than its own "
+                "sentinel"
+            ).format(waiting=len(unexplained), n=n_consumers, put=n_put_sentinels)
+        )
+
+    # Every item taken exactly once.
+    if not rnd.stuck:
+        counts = Counter(map(repr, taken_items))
+        twice = sorted({r for r, c in counts.items() if c > 1})
+        if twice:
+            problems.append(
+                _("items taken more than once: {sample}").format(sample=", ".join(twice[:_SAMPLE]))
+            )
+        left_items = [x for x in rnd.leftover if not _is_sentinel(x, sentinel)]
+        left_sentinels = len(rnd.leftover) - len(left_items)
+        if left_items:
+            problems.append(
+                ngettext(
+                    "{count} item left in the queue after the consumers finished: {sample}",
+                    "{count} items left in the queue after the consumers finished: {sample}",
+                    len(left_items),
+                ).format(count=len(left_items), sample=_sample(left_items))
+            )
+        if left_sentinels and n_put_sentinels <= n_consumers:
+            problems.append(
+                ngettext(
+                    "{count} sentinel left in the queue after the consumers finished: a "
+                    "consumer put its sentinel back",
+                    "{count} sentinels left in the queue after the consumers finished: a "
+                    "consumer put its sentinel back",
+                    left_sentinels,
+                ).format(count=left_sentinels)
+            )
+        if n_consumers == 1 and not problems and taken_items != items:
+            problems.append(
+                _("with one consumer the items must be taken in the order they were put")
+            )
+
+    # JoinableQueue: one task_done() per get().
+    if queue_kind == "joinable" and not rnd.stuck:
+        gets = sum(len(rnd.roles[f"c{i}"].taken()) for i in range(n_consumers))
+        done = sum(rnd.roles[f"c{i}"].task_done() for i in range(n_consumers))
+        if done != gets:
+            problems.append(
+                _(
+                    "consumers called task_done() {done} times for {gets} items taken "
+                    "(sentinels included): call it once after each get(), or q.join() "
+                    "never returns"
+                ).format(done=done, gets=gets)
+            )
+
+    if "producer" in rnd.stuck:
+        problems.append(_stuck_problem(_("the producer"), rnd, "producer", timeout))
+    return problems
+
+
+def _got_again(role: _Role, sentinel: Any) -> bool:
+    """Whether ``role`` called get() again after taking its (first) sentinel."""
+    seen = False
+    for kind, value in role.events:
+        if seen and kind == "get":
+            return True
+        if kind == "got" and _is_sentinel(value, sentinel):
+            seen = True
+    return False
+
+
+def _stuck_problem(label: str, rnd: _Round, role_name: str, timeout: float) -> str:
+    role = rnd.roles[role_name]
+    if role_name in rnd.flushing:
+        return _(
+            "{who} returned but is blocked flushing its queue: items it put were never "
+            "taken (a process that put items on a queue waits at exit until they are read)"
+        ).format(who=label)
+    if role.returned:
+        return _("{who} returned but its process did not exit within {seconds:.0f} s").format(
+            who=label, seconds=timeout
+        )
+    if role.in_get():
+        return _("{who} is still waiting in get()").format(who=label)
+    if rnd.timed_out:
+        return _("{who} did not finish within {seconds:.0f} s").format(who=label, seconds=timeout)
+    return _("{who} did not finish").format(who=label)
+
+
+def _judge_needed(rnd: _Round, sentinel: Any, n_consumers: int, n_sentinels: int) -> list[str]:
+    """Problems of the round with one sentinel fewer than consumers."""
+    problems: list[str] = []
+    for i in range(n_consumers):
+        role = rnd.roles[f"c{i}"]
+        if role.raised is not None:
+            problems.append(
+                _("{who} raised an exception:\n{traceback}").format(
+                    who=role.label, traceback=_tail(role.raised)
+                )
+            )
+            continue
+        took_sentinel = any(_is_sentinel(x, sentinel) for x in role.taken())
+        if role.returned and not took_sentinel:
+            problems.append(
+                _(
+                    "with {sentinels} sentinels for {n} consumers, {who} still returned "
+                    "without taking one: keep calling get() until it returns the sentinel "
+                    "(do not stop when the queue looks empty or a get() times out)"
+                ).format(sentinels=n_sentinels, n=n_consumers, who=role.label)
+            )
+    return problems
+
+
+# ---------------------------------------------------------------- public API
+
+
+def check_sentinel_shutdown(
+    producer: Callable[..., Any],
+    consumer: Callable[..., Any],
+    items: Iterable[Any],
+    *,
+    n_consumers: int = 1,
+    context: BaseContext | str | None = None,
+    queue_factory: Callable[[], Any] | str | None = None,
+    sentinel: Any = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    settle: float = DEFAULT_SETTLE,
+    check_needed: bool = True,
+) -> ShutdownReport:
+    """Run ``producer`` and ``n_consumers`` consumers in processes and check their shutdown.
+
+    ``producer(q, items, n_sentinels)`` and ``consumer(q, out_q)`` are top-level
+    callables (as in the exercise contract's ex3). ``context`` is a
+    ``multiprocessing`` context or a start method name (default: the default
+    context). ``queue_factory`` makes the queue: a no-argument callable (for
+    example ``mp_manager.Queue``) or one of ``"queue"``, ``"joinable"``,
+    ``"manager"``. ``sentinel`` is the value the code under test uses to end the
+    stream. With ``check_needed`` a second run with one sentinel fewer checks
+    that each consumer really waits for its own sentinel.
+
+    Never hangs: each run ends within about ``timeout`` seconds and whatever is
+    still alive is shown where it is stuck, then killed.
+    """
+    started = time.monotonic()
+    items = list(items)
+    ctx = _resolve_context(context)
+    if n_consumers < 1:
+        raise ValueError(_("n_consumers must be at least 1"))
+    if any(_is_sentinel(x, sentinel) for x in items):
+        raise ValueError(
+            _("the items contain the sentinel {sentinel}: choose another sentinel").format(
+                sentinel=repr(sentinel)
+            )
+        )
+    rnd, kind = _run_round(
+        ctx,
+        producer,
+        consumer,
+        items,
+        n_consumers=n_consumers,
+        n_sentinels=n_consumers,
+        factory=queue_factory,
+        timeout=timeout,
+        settle=settle,
+    )
+    problems = _judge_enough(rnd, items, sentinel, n_consumers, kind, timeout)
+    stacks = rnd.stacks
+    killed = list(rnd.killed)
+    exitcodes = {rnd.roles[r].label: code for r, code in rnd.exitcodes.items()}
+    if not problems and check_needed:
+        fewer = n_consumers - 1
+        rnd_b, _kind = _run_round(
+            ctx,
+            producer,
+            consumer,
+            items,
+            n_consumers=n_consumers,
+            n_sentinels=fewer,
+            factory=queue_factory,
+            timeout=timeout,
+            settle=settle,
+        )
+        problems.extend(_judge_needed(rnd_b, sentinel, n_consumers, fewer))
+    return ShutdownReport(
+        kind="sentinel",
+        start_method=ctx.get_start_method(),
+        n_consumers=n_consumers,
+        n_items=len(items),
+        sentinel=repr(sentinel),
+        queue_kind=kind,
+        problems=problems,
+        stacks=stacks,
+        exitcodes=exitcodes,
+        killed=killed,
+        duration=time.monotonic() - started,
+    )
+
+
+def _fail(report: ShutdownReport) -> None:
+    if report.ok:
+        return
+    pytest.fail(report.message, pytrace=False)
+
+
+def assert_sentinel_shutdown(
+    producer: Callable[..., Any],
+    consumer: Callable[..., Any],
+    items: Iterable[Any],
+    **kwargs: Any,
+) -> ShutdownReport:
+    """:func:`check_sentinel_shutdown`, failing the test with the problems it finds."""
+    report = check_sentinel_shutdown(producer, consumer, items, **kwargs)
+    _fail(report)
+    return report
+
+
+# ---------------------------------------------------------------- whole pipeline
+
+
+def check_pipeline_shutdown(
+    run_pipeline: Callable[..., Any],
+    items: Iterable[Any],
+    *,
+    n_consumers: int = 1,
+    context: BaseContext | str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> ShutdownReport:
+    """Run ``run_pipeline(items, n_consumers)`` in a child process and check it.
+
+    The result must hold every item exactly once (in order with one consumer);
+    every process the pipeline started must have exited with code 0 when it
+    returns. When it does not return in ``timeout`` seconds, the report shows
+    where each of its processes is stuck and says why when it can tell (a child
+    blocked flushing its queue because it was joined before the queue was drained,
+    consumers waiting for sentinels that never come).
+    """
+    started = time.monotonic()
+    items = list(items)
+    ctx = _resolve_context(context)
+    problems: list[str] = []
+    stacks_text = ""
+    killed: list[str] = []
+    exitcodes: dict[str, int | None] = {}
+    result_q = ctx.Queue()
+    proc = ctx.Process(
+        target=_pipeline_main,
+        args=(run_pipeline, items, n_consumers, result_q),
+        name="mpcheck-pipeline",
+        daemon=False,
+    )
+    outcome: tuple[str, Any, list[tuple[str, int | None, bool]]] | None = None
+    try:
+        proc.start()
+        deadline = time.monotonic() + timeout
+        next_probe = time.monotonic() + PROBE_AFTER
+        last_signature: tuple[Any, ...] | None = None
+        dumped: list[ProcessStack] = []
+        deadlocked = False
+        while outcome is None and time.monotonic() < deadline:
+            try:
+                outcome = result_q.get(timeout=0.1)
+            except queue_module.Empty:
+                if not proc.is_alive():
+                    # Exited without a word: give what it flushed a moment to arrive.
+                    with contextlib.suppress(queue_module.Empty):
+                        outcome = result_q.get(timeout=1.0)
+                    break
+                if time.monotonic() >= next_probe and proc.pid is not None:
+                    # A deadlock is certain when every process of the tree waits on
+                    # another and nothing changed between two looks: report it now
+                    # rather than at the deadline.
+                    dumped = _dump_tree(proc.pid)
+                    signature = _deadlock_signature(dumped, proc.pid)
+                    if signature is not None and signature == last_signature:
+                        deadlocked = True
+                        break
+                    last_signature = signature
+                    next_probe = time.monotonic() + PROBE_EVERY
+        if outcome is None and proc.is_alive():
+            if not deadlocked and proc.pid is not None:
+                dumped = _dump_tree(proc.pid)
+            stacks_text = format_stacks(dumped)
+            if deadlocked:
+                problems.append(
+                    _(
+                        "run_pipeline is deadlocked: each of its processes waits for another "
+                        "and none can go on"
+                    )
+                )
+            else:
+                problems.append(
+                    _("run_pipeline did not return within {seconds:.0f} s").format(seconds=timeout)
+                )
+            problems.extend(_diagnose_pipeline_hang(dumped, proc.pid, n_consumers))
+        elif outcome is None:
+            problems.append(
+                _exit_problem(_("the process running run_pipeline"), proc.exitcode)
+                or _("run_pipeline ended its process without returning")
+            )
+        else:
+            proc.join(10.0)
+    finally:
+        if proc.pid is not None and proc.is_alive():
+            killed = [str(info) for info in proctree.kill_tree([proc.pid], timeout=5.0)]
+        with contextlib.suppress(Exception):
+            proc.join(5.0)
+        exitcodes["run_pipeline"] = proc.exitcode
+        _close_queue(result_q)
+    if outcome is not None:
+        problems.extend(_judge_pipeline(outcome, items, n_consumers))
+    return ShutdownReport(
+        kind="pipeline",
+        start_method=ctx.get_start_method(),
+        n_consumers=n_consumers,
+        n_items=len(items),
+        sentinel="",
+        queue_kind="",
+        problems=problems,
+        stacks=stacks_text,
+        exitcodes=exitcodes,
+        killed=killed,
+        duration=time.monotonic() - started,
+    )
+
+
+def _judge_pipeline(
+    outcome: tuple[str, Any, list[tuple[str, int | None, bool]]],
+    items: list[Any],
+    n_consumers: int,
+) -> list[str]:
+    status, value, processes = outcome
+    problems: list[str] = []
+    if status == "raised":
+        return [_("run_pipeline raised an exception:\n{traceback}").format(traceback=_tail(value))]
+    if status == "unpicklable":
+        return [_("run_pipeline returned {type}, which cannot be pickled").format(type=value)]
+    for name, code, alive in processes:
+        if alive:
+            problems.append(
+                _(
+                    "process {name} was still running when run_pipeline returned: join every "
+                    "process you start before returning"
+                ).format(name=name)
+            )
+        else:
+            problem = _exit_problem(_("process {name}").format(name=name), code)
+            if problem:
+                problems.append(problem)
+    if not isinstance(value, list):
+        problems.append(
+            _("run_pipeline returned {type}, not a list").format(type=type(value).__name__)
+        )
+        return problems
+    if n_consumers == 1 and value == items:
+        return problems
+    # Compared by repr: items need not be hashable. Messages quote the objects.
+    examples = {repr(x): x for x in [*items, *value]}
+    got = Counter(map(repr, value))
+    want = Counter(map(repr, items))
+    missing = [examples[r] for r in (want - got).elements()]
+    extra = [examples[r] for r in (got - want).elements()]
+    if missing:
+        problems.append(
+            ngettext(
+                "{count} item never came out of the pipeline: {sample}",
+                "{count} items never came out of the pipeline: {sample}",
+                len(missing),
+            ).format(count=len(missing), sample=_sample(missing))
+        )
+    if extra:
+        problems.append(
+            _("the pipeline returned items it was not given, or some twice: {sample}").format(
+                sample=_sample(extra)
+            )
+        )
+    if not missing and not extra and n_consumers == 1:
+        problems.append(
+            _("with one consumer, run_pipeline must return the items in the order they were put")
+        )
+    return problems
+
+
+_GET_CALLS = frozenset({"Queue.get", "JoinableQueue.get", "SimpleQueue.get", "get"})
+
+
+def _dump_tree(pid: int) -> list[ProcessStack]:
+    pids = {pid: _("the process running run_pipeline")}
+    number = 0
+    for child in proctree.descendants(pid):
+        with contextlib.suppress(psutil.Error):
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue  # exited, not yet joined
+        number += 1
+        pids[child.pid] = _("process {n} started by run_pipeline").format(n=number)
+    return dump_stacks(pids)
+
+
+def _deadlock_signature(
+    dumped: Sequence[ProcessStack], pipeline_pid: int
+) -> tuple[Any, ...] | None:
+    """A summary of a certain deadlock, or ``None`` when the tree may still progress.
+
+    Certain: every thread of every process is waiting; the pipeline's process waits
+    in ``join()`` or ``get()``; every other process waits in ``get()`` or is stuck
+    flushing a queue at exit.
+    """
+    dumped = [s for s in dumped if not s.exited]
+    if not dumped or not all(s.available for s in dumped):
+        return None
+    if any(not t.idle for s in dumped for t in s.threads):
+        return None
+    main = next((s for s in dumped if s.pid == pipeline_pid), None)
+    if main is None or main.blocked_in not in _GET_CALLS | {"BaseProcess.join"}:
+        return None
+    for stack in dumped:
+        if stack is not main and not stack.flushing_queue and stack.blocked_in not in _GET_CALLS:
+            return None
+    return tuple(sorted((s.pid, s.blocked_in or "", s.flushing_queue) for s in dumped))
+
+
+def _diagnose_pipeline_hang(
+    dumped: Sequence[Any], pipeline_pid: int | None, n_consumers: int
+) -> list[str]:
+    main = next((s for s in dumped if s.pid == pipeline_pid), None)
+    children = [s for s in dumped if s.pid != pipeline_pid]
+    problems: list[str] = []
+    if any(s.available and s.flushing_queue for s in children):
+        problems.append(
+            _(
+                "a child is blocked flushing its queue because it was joined before the queue "
+                "was drained: take every result off the queue first, then join the processes"
+            )
+        )
+        return problems
+    waiting = [s for s in children if s.available and s.blocked_in in _GET_CALLS]
+    if waiting:
+        problems.append(
+            _(
+                "{waiting} of {n} consumers still waiting in `get()` after the producer "
+                "finished: put one sentinel per consumer"
+            ).format(waiting=len(waiting), n=n_consumers)
+        )
+    elif main is not None and main.available and main.blocked_in in _GET_CALLS:
+        problems.append(
+            _(
+                "run_pipeline is waiting in get() for results that never come: take exactly "
+                "as many results as the consumers put"
+            )
+        )
+    return problems
+
+
+def assert_pipeline_shutdown(
+    run_pipeline: Callable[..., Any], items: Iterable[Any], **kwargs: Any
+) -> ShutdownReport:
+    """:func:`check_pipeline_shutdown`, failing the test with the problems it finds."""
+    report = check_pipeline_shutdown(run_pipeline, items, **kwargs)
+    _fail(report)
+    return report
+
+
+# ---------------------------------------------------------------- fixture
+
+
+class SentinelShutdown:
+    """The ``sentinel_shutdown`` fixture: the assertions bound to the test's context."""
+
+    def __init__(self, context: BaseContext) -> None:
+        self.context = context
+
+    def __call__(
+        self,
+        producer: Callable[..., Any],
+        consumer: Callable[..., Any],
+        items: Iterable[Any],
+        **kwargs: Any,
+    ) -> ShutdownReport:
+        """:func:`assert_sentinel_shutdown` under the test's start method."""
+        kwargs.setdefault("context", self.context)
+        return assert_sentinel_shutdown(producer, consumer, items, **kwargs)
+
+    def pipeline(
+        self, run_pipeline: Callable[..., Any], items: Iterable[Any], **kwargs: Any
+    ) -> ShutdownReport:
+        """:func:`assert_pipeline_shutdown` under the test's start method."""
+        kwargs.setdefault("context", self.context)
+        return assert_pipeline_shutdown(run_pipeline, items, **kwargs)
+
+
+@pytest.fixture
+def sentinel_shutdown(mp_context: BaseContext) -> SentinelShutdown:
+    """Assert sentinel shutdown under each start method: ``sentinel_shutdown(prod, cons, items)``.
+
+    Uses ``mp_context``, so the test runs once per selected start method.
+    """
+    return SentinelShutdown(mp_context)
