@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from pytest_mpcheck.exceptions import MpcheckError, MpcheckUsageError, MpcheckWarning
     from pytest_mpcheck.processes import ProcessGroup, ProcessGroupError
     from pytest_mpcheck.queues import QueueTimeoutError, TimeoutQueue
+    from pytest_mpcheck.sentinel import (
+        ShutdownReport,
+        assert_pipeline_shutdown,
+        assert_sentinel_shutdown,
+        check_pipeline_shutdown,
+        check_sentinel_shutdown,
+    )
     from pytest_mpcheck.speedup import (
         SpeedupMeasurement,
         SpeedupVerdict,
@@ -26,6 +33,7 @@ if TYPE_CHECKING:
         measure_speedup,
     )
     from pytest_mpcheck.speedup import judge as judge_speedup
+    from pytest_mpcheck.stacks import ProcessStack, dump_stacks, format_stacks
     from pytest_mpcheck.startmethods import available_methods
 
 # public name -> (module, name in that module)
@@ -35,13 +43,21 @@ _LAZY = {
     "MpcheckWarning": ("pytest_mpcheck.exceptions", "MpcheckWarning"),
     "ProcessGroup": ("pytest_mpcheck.processes", "ProcessGroup"),
     "ProcessGroupError": ("pytest_mpcheck.processes", "ProcessGroupError"),
+    "ProcessStack": ("pytest_mpcheck.stacks", "ProcessStack"),
     "QueueTimeoutError": ("pytest_mpcheck.queues", "QueueTimeoutError"),
+    "ShutdownReport": ("pytest_mpcheck.sentinel", "ShutdownReport"),
     "SpeedupMeasurement": ("pytest_mpcheck.speedup", "SpeedupMeasurement"),
     "SpeedupVerdict": ("pytest_mpcheck.speedup", "SpeedupVerdict"),
     "TimeoutQueue": ("pytest_mpcheck.queues", "TimeoutQueue"),
+    "assert_pipeline_shutdown": ("pytest_mpcheck.sentinel", "assert_pipeline_shutdown"),
+    "assert_sentinel_shutdown": ("pytest_mpcheck.sentinel", "assert_sentinel_shutdown"),
     "assert_speedup": ("pytest_mpcheck.speedup", "assert_speedup"),
     "available_methods": ("pytest_mpcheck.startmethods", "available_methods"),
+    "check_pipeline_shutdown": ("pytest_mpcheck.sentinel", "check_pipeline_shutdown"),
+    "check_sentinel_shutdown": ("pytest_mpcheck.sentinel", "check_sentinel_shutdown"),
+    "dump_stacks": ("pytest_mpcheck.stacks", "dump_stacks"),
     "effective_cpus": ("pytest_mpcheck.speedup", "effective_cpus"),
+    "format_stacks": ("pytest_mpcheck.stacks", "format_stacks"),
     "judge_speedup": ("pytest_mpcheck.speedup", "judge"),
     "measure_speedup": ("pytest_mpcheck.speedup", "measure_speedup"),
 }
@@ -54,14 +70,22 @@ __all__ = [
     "MpcheckWarning",
     "ProcessGroup",
     "ProcessGroupError",
+    "ProcessStack",
     "QueueTimeoutError",
+    "ShutdownReport",
     "SpeedupMeasurement",
     "SpeedupVerdict",
     "TimeoutQueue",
     "__version__",
+    "assert_pipeline_shutdown",
+    "assert_sentinel_shutdown",
     "assert_speedup",
     "available_methods",
+    "check_pipeline_shutdown",
+    "check_sentinel_shutdown",
+    "dump_stacks",
     "effective_cpus",
+    "format_stacks",
     "judge_speedup",
     "measure_speedup",
 ]
