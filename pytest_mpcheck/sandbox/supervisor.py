@@ -59,6 +59,9 @@ __all__ = [
 # and the deadline and ``duration`` must not depend on anything it could patch.
 _clock = time.monotonic
 
+#: When set, each call appends one tab-separated line (scenario, method, status,
+#: seconds in the supervisor, seconds in the scenario) to the file it names.
+LOG_VAR = "MPCHECK_SANDBOX_LOG"
 #: The environment variable that marks every process of one call.
 CALL_MARK_VAR = "MPCHECK_SANDBOX_CALL"
 #: More processes than this alive at once in one call is a fork flood: the call is ended.
@@ -178,7 +181,9 @@ def run_call(
         # Every process of the call inherits this variable, so one that escaped
         # both the tree and the session (setsid, then its parent died) is still found.
         env[CALL_MARK_VAR] = call.mark
-        return call.run(config_path, work_dir, env)
+        outcome = call.run(config_path, work_dir, env)
+        _log(outcome, module, scenario, start_method, call)
+        return outcome
     finally:
         shutil.rmtree(call_dir, ignore_errors=True)
 
@@ -242,11 +247,14 @@ class _Call:
         self.phase = "start"
         self.seen: dict[int, psutil.Process] = {}
         self.mark = secrets.token_hex(16)
+        # (event, supervisor clock): when the child reported each phase, for the log.
+        self.timeline: list[tuple[str, float]] = []
+        self.started = 0.0
         self.flooded = 0
 
     def run(self, config_path: str, work_dir: str, env: dict[str, str]) -> CallOutcome:
         result_r, result_w = os.pipe()
-        start = _clock()
+        start = self.started = _clock()
         try:
             proc = subprocess.Popen(
                 [
@@ -282,7 +290,9 @@ class _Call:
                 stacks = self._hang_report(proc.pid)
         finally:
             # Whatever happened (even KeyboardInterrupt here), nothing of the call survives.
+            self.timeline.append(("cleanup", _clock()))
             killed, helpers = self._kill_everything(proc)
+            self.timeline.append(("killed", _clock()))
             self._drain(streams, result_r)
             duration = _clock() - start
             os.close(result_r)
@@ -360,6 +370,7 @@ class _Call:
             for kind, payload in self.reader.feed(chunk):
                 if kind == KIND_PHASE:
                     self.phase = payload.decode("ascii", "replace")
+                    self.timeline.append((self.phase, _clock()))
                 elif kind == KIND_RESULT and self.result is None:
                     self._accept_result(payload)
 
@@ -373,6 +384,7 @@ class _Call:
             self._accept_result(data[len(self.token) :])
 
     def _accept_result(self, payload: bytes) -> None:
+        self.timeline.append(("result", _clock()))
         try:
             result = safe_loads(payload)
         except Exception:
@@ -453,6 +465,11 @@ class _Call:
                 with contextlib.suppress(psutil.Error):
                     p.kill()
             _wait_gone(alive, timeout=2.0)
+            if [p.pid for p in alive] == [proc.pid]:
+                # Only the child, stopped before the listing (a stopped process cannot
+                # fork, and a fork racing the group's SIGSTOP is restarted by the
+                # kernel): nothing can have appeared since, no need to look again.
+                break
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5.0)
         # A helper (resource tracker, fork server) says so in its command line while
@@ -597,6 +614,24 @@ class _Call:
             reason=reason,
             call_duration=call_duration,
         )
+
+
+def _log(outcome: CallOutcome, module: str, scenario: str, start_method: str, call: _Call) -> None:
+    """Append a line about this call to ``$MPCHECK_SANDBOX_LOG`` (for measuring the kit)."""
+    path = os.environ.get(LOG_VAR)
+    if not path:
+        return
+    fields = [
+        module,
+        scenario,
+        start_method,
+        outcome.status,
+        f"{outcome.duration:.3f}",
+        "" if outcome.call_duration is None else f"{outcome.call_duration:.3f}",
+        " ".join(f"{event}={at - call.started:.3f}" for event, at in call.timeline),
+    ]
+    with contextlib.suppress(OSError), open(path, "a") as f:
+        f.write("\t".join(fields) + "\n")
 
 
 @functools.cache
