@@ -305,6 +305,38 @@ def test_timing_files_never_run_alongside_other_grading(tmp_path: Path, kit: Pat
             assert o_end <= t_start or o_start >= t_end, f"{nodeid} ran during a timing test"
 
 
+def test_unjudged_tests_get_another_run_alone(tmp_path: Path) -> None:
+    kit = tmp_path / "kit" / "exercises"
+    kit.mkdir(parents=True)
+    flag = tmp_path / "judged-once"
+    (kit / "test_ex5_speedup.py").write_text(
+        "import os\n"
+        "import pytest\n\n"
+        "@pytest.mark.points(8)\n"
+        "def test_faster():\n"
+        f"    flag = {str(flag)!r}\n"
+        "    if not os.path.exists(flag):\n"
+        "        open(flag, 'w').close()\n"
+        "        pytest.skip('cannot judge speedup here: the machine is too busy')\n\n"
+        "@pytest.mark.points(4)\n"
+        "def test_never_judged():\n"
+        "    pytest.skip('cannot judge speedup here: 1 effective CPU')\n\n"
+        "@pytest.mark.points(4)\n"
+        "def test_results():\n"
+        "    pass\n"
+    )
+    sub = make_submission(tmp_path / "subs", "quiet")
+    out = tmp_path / "g.csv"
+    result = grade(sub, "--out", out, "--kit", kit, "--retry-skipped", "1")
+    assert result.returncode == 0, result.stderr
+    row = rows(out)["quiet"]
+    assert (row["score"], row["max_score"], row["ex5_speedup"]) == ("12", "12", "12")
+    assert row["status"] == "ok; 4 points not judged here"
+    tests = {t["name"]: t for t in results(sub)["tests"]}
+    assert tests["ex5_speedup: test_faster"]["score"] == 8
+    assert "1 effective CPU" in tests["ex5_speedup: test_never_judged"]["output"]
+
+
 def test_usage_errors_are_one_sentence(
     tmp_path: Path, kit: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,6 +17,7 @@ most ``jobs`` others, and ``jobs`` is capped by the effective CPUs.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import csv
 import fnmatch
@@ -67,6 +68,11 @@ _PR_SET_CHILD_SUBREAPER = 36
 #: each such run finishes at least the test it died in).
 MAX_TIMEOUTS = 2
 NOT_RUN_OUTCOME = "not run"
+SKIPPED_OUTCOME = "skipped"
+PASSED_OUTCOME = "passed"
+FAILED_OUTCOME = "failed"
+#: More runs, alone on the machine, of tests worth points that could not be judged.
+DEFAULT_RETRY_SKIPPED = 2
 RUNNING_OUTCOME = "running"
 
 
@@ -215,11 +221,13 @@ def _nodeid(test: dict[str, Any]) -> str:
     return str(test.get("name", ""))
 
 
-def _outcome(test: dict[str, Any]) -> str:
+def _extra(test: dict[str, Any]) -> dict[str, Any]:
     extra = test.get("extra_data")
-    if isinstance(extra, dict):
-        return str(extra.get("outcome", ""))
-    return ""
+    return extra if isinstance(extra, dict) else {}
+
+
+def _outcome(test: dict[str, Any]) -> str:
+    return str(_extra(test).get("outcome", ""))
 
 
 def _exercise_of_test(test: dict[str, Any]) -> str:
@@ -227,6 +235,43 @@ def _exercise_of_test(test: dict[str, Any]) -> str:
     if isinstance(extra, dict) and isinstance(extra.get("exercise"), str):
         return str(extra["exercise"])
     return str(test.get("name", "")).split(":", 1)[0].strip()
+
+
+def _points_decorator(node: ast.expr) -> float | None:
+    """``n`` of a ``@pytest.mark.points(n)`` (or ``@mark.points(n)``) decorator."""
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return None
+    if node.func.attr != "points" or len(node.args) != 1:
+        return None
+    arg = node.args[0]
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, (int, float)):
+        return float(arg.value)
+    return None
+
+
+def kit_points(kit: Path) -> dict[str, float]:
+    """Return each exercise's points as the kit's test files declare them (read, not run).
+
+    Used when a submission's run produced no report at all, so that its row still
+    says what was possible.
+    """
+    totals: dict[str, float] = {}
+    for path in sorted(Path(kit).glob("test_*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        exercise = path.stem[len("test_") :]
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith(
+                "test"
+            ):
+                for decorator in node.decorator_list:
+                    value = _points_decorator(decorator)
+                    if value is not None:
+                        totals[exercise] = totals.get(exercise, 0.0) + value
+                        break
+    return totals
 
 
 def merge_reports(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -302,9 +347,11 @@ class Grader:
         extra_args: Sequence[str] = (),
         log: Callable[[str], None] | None = None,
         jobs: int = 1,
+        retry_skipped: int = DEFAULT_RETRY_SKIPPED,
     ) -> None:
         self.kit = Path(kit).resolve()
         self.jobs = jobs
+        self.retry_skipped = retry_skipped
         self.timeout = timeout
         self.exclusive_pattern = exclusive
         self.python = python or sys.executable
@@ -539,6 +586,45 @@ class Grader:
         tests = [merged[n] for n in order]
         return merge_reports([{"tests": tests, "execution_time": elapsed}])
 
+    def _retry_unjudged(
+        self, name: str, submission: Path, workdir: Path, report: dict[str, Any]
+    ) -> None:
+        """Run again, alone on the machine, tests worth points that were skipped.
+
+        A speedup verdict is skipped ("cannot judge here") when the machine is too busy
+        to tell; left at that, the same submission would be graded out of 100 one time
+        and out of 92 the next. Up to ``retry_skipped`` more runs, with no other
+        grading alongside, give it the quieter machine a verdict needs.
+        """
+        for attempt in range(self.retry_skipped):
+            skipped = [
+                t
+                for t in report["tests"]
+                if _outcome(t) == SKIPPED_OUTCOME and float(_extra(t).get("points", 0) or 0) > 0
+            ]
+            if not skipped:
+                return
+            only = workdir / "private" / f"retry-{attempt}.txt"
+            only.parent.mkdir(exist_ok=True)
+            only.write_text("".join(f"{_nodeid(t)}\n" for t in skipped), encoding="utf-8")
+            files = sorted({str(self.kit / _nodeid(t).split("::", 1)[0]) for t in skipped})
+            with self._lock.exclusive():
+                if self.stopped.is_set():
+                    raise GradingInterrupted(name)
+                outcome = self._run(
+                    [*files, f"--mpcheck-only={only}"], submission, workdir, f"retry-{attempt}"
+                )
+            if self.stopped.is_set():
+                raise GradingInterrupted(name)
+            if outcome.report is None:
+                return
+            fresh = {
+                _nodeid(t): t
+                for t in outcome.report["tests"]
+                if _outcome(t) in (PASSED_OUTCOME, FAILED_OUTCOME)
+            }
+            report["tests"] = [fresh.get(_nodeid(t), t) for t in report["tests"]]
+
     # -- one submission ---------------------------------------------------------
     def grade(self, submission: Path, name: str | None = None) -> GradeResult:
         """Grade one submission folder; write ``results.json`` beside it; never raise."""
@@ -563,10 +649,37 @@ class Grader:
                 )
                 if report is not None:
                     reports.append(report)
+            merged = merge_reports(reports)
+            self._retry_unjudged(name, submission, workdir, merged)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        merged = merge_reports(reports)
         status = "; ".join(dict.fromkeys(problems)) if problems else "ok"
+        # An exercise none of whose tests reported (its run never started, say) is
+        # still listed, failed, with the reason, so the maximum is what was possible.
+        present = {_exercise_of_test(t) for t in merged["tests"]}
+        for exercise, points in kit_points(self.kit).items():
+            if exercise not in present and points > 0:
+                merged["tests"].append(
+                    {
+                        "name": _("{exercise}: not graded").format(exercise=exercise),
+                        "score": 0,
+                        "max_score": points,
+                        "status": "failed",
+                        "output": _("The tests of this exercise did not run: {reason}").format(
+                            reason=status
+                        ),
+                        "visibility": "visible",
+                        "extra_data": {"exercise": exercise, "outcome": NOT_RUN_OUTCOME},
+                    }
+                )
+        merged = merge_reports([merged])
+        unjudged = math.fsum(
+            float(_extra(t).get("points", 0) or 0)
+            for t in merged["tests"]
+            if _outcome(t) == SKIPPED_OUTCOME
+        )
+        if unjudged > 0:
+            status += _("; {points} points not judged here").format(points=_fmt(unjudged))
         merged["output"] = status if problems else ""
         with contextlib.suppress(OSError):
             write_json_atomic(submission / RESULTS_NAME, merged)

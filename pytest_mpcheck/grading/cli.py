@@ -12,6 +12,7 @@ from typing import Any
 
 from pytest_mpcheck.grading.batch import (
     DEFAULT_EXCLUSIVE,
+    DEFAULT_RETRY_SKIPPED,
     DEFAULT_TIMEOUT,
     Grader,
     GradeResult,
@@ -78,6 +79,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     grade.add_argument(
         "--regrade", action="store_true", help=_("grade again submissions already in the CSV")
+    )
+    grade.add_argument(
+        "--retry-skipped",
+        type=int,
+        default=DEFAULT_RETRY_SKIPPED,
+        metavar="N",
+        help=_("runs again, alone on the machine, of tests worth points that could not be judged"),
     )
     grade.add_argument(
         "--pytest-arg",
@@ -171,6 +179,7 @@ def grade_command(args: argparse.Namespace) -> int:
         log=_say,
         jobs=jobs,
         extra_args=args.pytest_arg,
+        retry_skipped=max(0, args.retry_skipped),
     )
     total = len(todo)
     done = 0

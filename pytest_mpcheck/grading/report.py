@@ -65,6 +65,7 @@ def build_gradescope(board: Scoreboard, execution_time: float) -> dict[str, Any]
                 "exercise": test.exercise,
                 "nodeid": test.nodeid,
                 "outcome": test.status,
+                "points": _number(test.points),
             },
         }
         tests.append(entry)
