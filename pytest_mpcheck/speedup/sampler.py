@@ -33,11 +33,15 @@ from pytest_mpcheck.speedup import clock
 
 __all__ = ["RunEvidence", "TreeSampler"]
 
-#: A process counts as active in a window when it used at least this share of it.
-ACTIVE_SHARE = 0.25
-#: The second busiest process counts towards overlap only when it used at least
-#: this share of the window (a parent's pool-handler threads use far less).
-OVERLAP_SHARE = 0.15
+#: A process counts as active in a window when it used at least this share of the
+#: busiest process's CPU in that window (and at least ACTIVE_MIN_S). Relative, not
+#: a share of the window: on a starved machine two parallel workers may each get
+#: only a few milliseconds per window, but they get them in the same windows,
+#: while a parent's pool-handler threads use far less than a working process.
+ACTIVE_SHARE = 0.3
+ACTIVE_MIN_S = 0.001
+#: The coincidence test needs chance to predict at least this many shared windows.
+MIN_EXPECTED_COINCIDENT = 4.0
 #: A process counts as having done work when it used at least this much CPU (s).
 MIN_PROCESS_CPU = 0.02
 
@@ -66,6 +70,8 @@ class RunEvidence:
     max_concurrent: int
     processes: tuple[tuple[int, float], ...]
     method: str
+    coincident: int = 0
+    expected_coincident: float = 0.0
 
     @property
     def overlap_ratio(self) -> float:
@@ -81,6 +87,17 @@ class RunEvidence:
     def coverage(self) -> float:
         """Share of the wall time in which some process of the tree used a CPU."""
         return self.cpu_top / self.wall if self.wall > 0 else 0.0
+
+    @property
+    def coincidence(self) -> float | None:
+        """Windows the two busiest processes were active together, against chance.
+
+        About 1 or more when they ran side by side, near 0 when they took turns;
+        ``None`` when chance predicts too few such windows to tell.
+        """
+        if self.expected_coincident < MIN_EXPECTED_COINCIDENT:
+            return None
+        return self.coincident / self.expected_coincident
 
     @property
     def processes_used(self) -> int:
@@ -241,6 +258,8 @@ class TreeSampler:
         if len(samples) < 2:
             return EMPTY_EVIDENCE
         totals: dict[int, float] = {}
+        # Per window: the processes (pid) that used at least ACTIVE_MIN_S of CPU.
+        activity: list[set[int]] = []
         cpu_total = cpu_top = cpu_overlap = 0.0
         busy = multi = max_conc = 0
         for (t0, before), (t1, after) in itertools.pairwise(samples):
@@ -248,12 +267,16 @@ class TreeSampler:
             if dt <= 0:
                 continue
             deltas = []
+            on: set[int] = set()
+            activity.append(on)
             for key, value in after.items():
                 old = before.get(key)
                 if old is None:
                     # Started during this window: all its CPU so far is in it.
                     old = 0 if key[0] != self.root else value
                 delta = max(0, value - old) / 1e9
+                if delta >= ACTIVE_MIN_S:
+                    on.add(key[0])
                 if delta > 0:
                     deltas.append(delta)
                     totals[key[0]] = totals.get(key[0], 0.0) + delta
@@ -261,9 +284,10 @@ class TreeSampler:
             cpu_total += sum(deltas)
             if deltas:
                 cpu_top += deltas[0]
-            if len(deltas) > 1 and deltas[1] >= OVERLAP_SHARE * dt:
+            floor = max(ACTIVE_MIN_S, ACTIVE_SHARE * deltas[0]) if deltas else 0.0
+            active = sum(1 for d in deltas if d >= floor)
+            if active >= 2:
                 cpu_overlap += deltas[1]
-            active = sum(1 for d in deltas if d >= ACTIVE_SHARE * dt)
             busy += active >= 1
             multi += active >= 2
             max_conc = max(max_conc, active)
@@ -273,6 +297,7 @@ class TreeSampler:
                 key=lambda item: -item[1],
             )
         )
+        coincident, expected = _coincidence(activity, [pid for pid, _ in used[:2]])
         return RunEvidence(
             wall=samples[-1][0] - samples[0][0],
             samples=len(samples),
@@ -284,4 +309,35 @@ class TreeSampler:
             max_concurrent=max_conc,
             processes=used,
             method=self.method,
+            coincident=coincident,
+            expected_coincident=expected,
         )
+
+
+def _coincidence(activity: list[set[int]], pair: list[int]) -> tuple[int, float]:
+    """Windows in which both of ``pair`` were active, and how many chance would give.
+
+    Only the windows of the two processes' common lifetime count (from the later
+    one's first active window to the earlier one's last). Two processes that run
+    side by side, even on a starved machine that hands each a few milliseconds
+    now and then, are active together at least as often as chance (activity
+    independent of each other) would have it; two that take turns (one task after
+    another) almost never are, and processes that never coexisted (started and
+    joined one by one) have no common lifetime at all.
+    """
+    if len(pair) < 2:
+        return 0, 0.0
+    a, b = pair
+    first = [i for i, on in enumerate(activity) if a in on]
+    second = [i for i, on in enumerate(activity) if b in on]
+    if not first or not second:
+        return 0, 0.0
+    start, end = max(first[0], second[0]), min(first[-1], second[-1])
+    if end < start:
+        return 0, 0.0
+    span = activity[start : end + 1]
+    n = len(span)
+    n_a = sum(1 for on in span if a in on)
+    n_b = sum(1 for on in span if b in on)
+    both = sum(1 for on in span if a in on and b in on)
+    return both, n_a * n_b / n

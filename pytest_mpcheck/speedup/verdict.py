@@ -5,12 +5,18 @@ Structure decides before timing does. Timing on a shared machine is noisy
 What the sampler saw decides whether the parallel version ran one task after
 another:
 
-- ``fail-serial``: in at least two runs, and in no run the other way, the CPU was
-  used by one process at a time (overlap below :data:`SERIAL_OVERLAP`) while the
-  process tree did get CPU (coverage at least :data:`SERIAL_MIN_COVERAGE`), so
-  a busy machine cannot be mistaken for serial code.
-- ``pass``: two or more processes used a CPU at the same time, and the median
-  speedup of the timed rounds reached the threshold.
+- ``fail-serial``: in at least two runs (and half of them), and in no run the
+  other way, the CPU was used by one process at a time (overlap below
+  :data:`SERIAL_OVERLAP`) while the sampler saw the work (coverage at least
+  :data:`SERIAL_MIN_COVERAGE`), so work done outside this process tree is not
+  mistaken for serial work. Overlap is judged window by window relative to the
+  busiest process, and the two busiest processes' shared windows are compared
+  with what chance gives, so a starved machine (each worker getting a few
+  milliseconds now and then) still shows parallel code as parallel.
+- ``pass``: two or more processes used a CPU at the same time in most timed runs
+  (and one at a time in none), and the median speedup of the timed rounds
+  reached the threshold. The warm-up run (first pool, forkserver, imports) only
+  ever counts as evidence of serial execution: start-up can look like overlap.
 - ``fail-slow``: it ran in parallel yet was not faster at all, in every round,
   while the reference burst shows that the machine gave full parallelism.
 - ``cannot-judge``: everything else (too few CPUs, lock not available, a busy
@@ -49,10 +55,16 @@ CANNOT_JUDGE = "cannot-judge"
 PARALLEL_OVERLAP = 0.30
 #: ...or when the process tree used this many CPU-seconds per wall second.
 PARALLEL_CPU_PER_WALL = 1.30
+#: ...or when the two busiest processes were active in the same sampling windows
+#: at least this often compared with chance (see ``RunEvidence.coincidence``).
+PARALLEL_COINCIDENCE = 0.6
 #: A run counts as serial when the overlap stays below this share...
 SERIAL_OVERLAP = 0.12
+#: ...the two busiest processes shared windows less than this against chance
+#: (or never coexisted)...
+SERIAL_COINCIDENCE = 0.4
 #: ...while the tree had a CPU for at least this share of the wall time.
-SERIAL_MIN_COVERAGE = 0.30
+SERIAL_MIN_COVERAGE = 0.10
 #: ...and the busiest process did at least this much work (s).
 SERIAL_MIN_CPU = 0.08
 #: Below this coverage in every run, the work ran outside this process tree.
@@ -77,12 +89,17 @@ def classify(ev: RunEvidence) -> str:
     """Return ``"parallel"``, ``"serial"`` or ``"unclear"`` for one run's evidence."""
     if ev.samples < 3:
         return "unclear"
-    if ev.cpu_per_wall >= PARALLEL_CPU_PER_WALL and ev.processes_used >= 2:
+    coincidence = ev.coincidence
+    if ev.processes_used >= 2 and (
+        ev.cpu_per_wall >= PARALLEL_CPU_PER_WALL
+        or (coincidence is not None and coincidence >= PARALLEL_COINCIDENCE)
+    ):
         return "parallel"
     if ev.overlap_ratio >= PARALLEL_OVERLAP and ev.max_concurrent >= 2:
         return "parallel"
     if (
         ev.overlap_ratio < SERIAL_OVERLAP
+        and (coincidence is None or coincidence < SERIAL_COINCIDENCE)
         and ev.coverage >= SERIAL_MIN_COVERAGE
         and ev.cpu_top >= SERIAL_MIN_CPU
     ):
@@ -189,8 +206,15 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
     """Judge ``measurement``: see the module docstring for the rules."""
     m = measurement
     cpus = m.cpus
+    # The warm-up starts pools, forkservers and imports for the first time; that
+    # start-up may look like overlap even in serial code, so the warm-up run only
+    # ever counts as evidence of serial execution, never of parallel execution.
     runs = [r.parallel_evidence for r in m.rounds]
-    kinds = [classify(ev) for ev in runs]
+    kinds = [classify(r.parallel_evidence) for r in m.rounds]
+    for i, r in enumerate(m.rounds):
+        if r.warmup and kinds[i] != "serial":
+            kinds[i] = "ignored"
+    counted = len(kinds) - kinds.count("ignored")
     n_par = kinds.count("parallel")
     n_ser = kinds.count("serial")
     speedups = m.speedups
@@ -220,7 +244,7 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
         reference_speedup=ref_median,
         runs_parallel=n_par,
         runs_serial=n_ser,
-        runs_total=len(runs),
+        runs_total=counted,
         overlap=statistics.median(overlaps) if overlaps else None,
         processes=max((ev.processes_used for ev in runs), default=0),
         elapsed=m.elapsed,
@@ -232,7 +256,7 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
     if m.not_measured is not None:
         return verdict(CANNOT_JUDGE, _cannot(m.not_measured))
 
-    if n_ser >= 2 and n_par == 0 and n_ser * 3 >= len(runs) * 2:
+    if n_ser >= 2 and n_par == 0 and n_ser * 2 >= counted:
         timing = ""
         if speedups:
             timing = _(" (its speedup was {speedup:.2f}, threshold {threshold:.2f})").format(
@@ -245,13 +269,14 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
                 " one process at a time was using a CPU{timing}. Start all the workers (or"
                 " submit all the tasks to the pool) before waiting for any result, and use"
                 " at least 2 worker processes."
-            ).format(ser=n_ser, total=len(runs), timing=timing),
+            ).format(ser=n_ser, total=counted, timing=timing),
         )
 
     median = statistics.median(speedups) if speedups else None
     busy = ref_median is not None and ref_median < BUSY_REFERENCE_SHARE * ideal
-    if n_par > 0 and n_par >= n_ser and median is not None:
-        if median >= threshold and len(speedups) >= 2:
+    # Pass needs parallel evidence in most timed runs and serial evidence in none.
+    if n_par > 0 and n_ser == 0 and median is not None:
+        if median >= threshold and len(speedups) >= 2 and n_par * 3 >= counted * 2:
             decisive = min(speedups) >= threshold or len(speedups) >= 3
             return verdict(
                 PASS,
@@ -266,7 +291,7 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
             len(speedups) >= 3
             and max(speedups) < SLOW_SPEEDUP
             and full_speed
-            and n_par * 3 >= len(runs) * 2
+            and n_par * 3 >= counted * 2
         ):
             return verdict(
                 FAIL_SLOW,
@@ -311,7 +336,7 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
     reason = _(
         "the evidence does not settle it: several processes at once in {par} runs, one at a"
         " time in {ser}, unclear in {unclear}"
-    ).format(par=n_par, ser=n_ser, unclear=len(runs) - n_par - n_ser)
+    ).format(par=n_par, ser=n_ser, unclear=counted - n_par - n_ser)
     if busy:
         reason += _(" (the machine is busy: reference speedup {ref:.2f})").format(ref=ref_median)
     return verdict(CANNOT_JUDGE, _cannot(reason), False)

@@ -1,0 +1,176 @@
+"""The judge on hand-made measurements: every verdict kind, its message and figures."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from pytest_mpcheck.speedup.cpus import CpuBudget
+from pytest_mpcheck.speedup.measure import Round, SpeedupMeasurement
+from pytest_mpcheck.speedup.sampler import RunEvidence
+from pytest_mpcheck.speedup.verdict import (
+    CANNOT_JUDGE,
+    FAIL_SERIAL,
+    FAIL_SLOW,
+    PASS,
+    classify,
+    default_threshold,
+    judge,
+)
+
+TWO = CpuBudget(2.0, (("cpu_count", 2.0), ("affinity", 2.0)))
+
+PARALLEL = RunEvidence(0.30, 30, 0.52, 0.27, 0.24, 29, 27, 2, ((11, 0.26), (12, 0.25)), "schedstat")
+SERIAL = RunEvidence(0.30, 30, 0.29, 0.28, 0.004, 29, 1, 1, ((11, 0.28),), "schedstat")
+# A starved machine: each worker gets a few milliseconds now and then, so the
+# windows they share are few (overlap 20 %), but as many as chance gives.
+STARVED = RunEvidence(
+    0.80, 40, 0.16, 0.12, 0.024, 30, 8, 2, ((11, 0.08), (12, 0.08)), "schedstat", 14, 15.0
+)
+# Two processes taking turns (apply in a loop): they coexist but rarely share a window.
+TURNS = RunEvidence(
+    0.50, 30, 0.14, 0.135, 0.005, 28, 2, 2, ((11, 0.07), (12, 0.065)), "schedstat", 1, 6.0
+)
+UNSEEN = RunEvidence(0.30, 30, 0.001, 0.001, 0.0, 0, 0, 0, (), "schedstat")
+
+
+def _measure(
+    evidence: RunEvidence,
+    speedups: list[float],
+    refs: list[float | None] | None = None,
+    cpus: CpuBudget = TWO,
+) -> SpeedupMeasurement:
+    rounds = [Round(0, True, True, 0.3, 0.3, evidence, evidence)]
+    refs = refs if refs is not None else [1.9] * len(speedups)
+    for i, (s, ref) in enumerate(zip(speedups, refs, strict=True), start=1):
+        single, pair = (0.04, 0.08 / ref) if ref else (None, None)
+        rounds.append(Round(i, False, i % 2 == 1, 0.3 * s, 0.3, evidence, evidence, single, pair))
+    return SpeedupMeasurement(cpus, tuple(rounds), elapsed=2.5, sample_method="schedstat")
+
+
+def test_classify_runs() -> None:
+    assert classify(PARALLEL) == "parallel"
+    assert classify(SERIAL) == "serial"
+    assert classify(UNSEEN) == "unclear"
+    assert classify(STARVED) == "parallel"
+    assert classify(TURNS) == "serial"
+    assert STARVED.coincidence == pytest.approx(14 / 15)
+    assert SERIAL.coincidence is None  # chance predicts too few shared windows to tell
+
+
+def test_default_threshold_scales_with_cpus() -> None:
+    assert default_threshold(2) == 1.25
+    assert default_threshold(4) == 1.75
+    assert default_threshold(1) == 1.25
+
+
+def test_pass_reports_its_figures() -> None:
+    verdict = judge(_measure(PARALLEL, [1.8, 1.7, 1.9]))
+    assert verdict.kind == PASS
+    assert verdict.passed
+    assert verdict.decisive
+    text = verdict.report()
+    assert "ran in several processes at once and was 1.80 times as fast" in text
+    assert "speedup: 1.80 (median; 1.70 to 1.90) over 3 timed rounds" in text
+    assert "threshold: 1.25 (a quarter of the ideal gain on 2 CPUs" in text
+    assert "effective CPUs: 2 (cpu_count 2, affinity 2)" in text
+    assert "in 3 of 3 parallel runs" in text
+    assert "reference burst (two known-good workers): speedup 1.90" in text
+
+
+def test_serial_fails_even_when_timing_looks_good() -> None:
+    # Under load serial code has measured 1.3-1.45 "speedups": evidence decides.
+    verdict = judge(_measure(SERIAL, [1.5, 1.4]))
+    assert verdict.kind == FAIL_SERIAL
+    assert verdict.failed
+    assert verdict.message.startswith("the parallel version ran one task after another")
+    assert "in 3 of 3 runs only one process at a time was using a CPU" in verdict.message
+    assert "its speedup was 1.45" in verdict.message
+
+
+def test_a_warmup_that_looks_parallel_is_ignored() -> None:
+    # Starting a forkserver or a pool for the first time can look like overlap.
+    m = _measure(SERIAL, [1.5, 1.4])
+    rounds = (Round(0, True, True, 0.3, 0.3, PARALLEL, PARALLEL), *m.rounds[1:])
+    verdict = judge(SpeedupMeasurement(TWO, rounds))
+    assert verdict.kind == FAIL_SERIAL
+    assert "in 2 of 2 runs" in verdict.message
+    # ...and it never lets serial code pass on lucky timing.
+    m = _measure(SERIAL, [1.5])
+    rounds = (Round(0, True, True, 0.3, 0.3, PARALLEL, PARALLEL), *m.rounds[1:])
+    assert judge(SpeedupMeasurement(TWO, rounds)).kind == CANNOT_JUDGE
+
+
+def test_one_serial_run_is_not_enough() -> None:
+    verdict = judge(SpeedupMeasurement(TWO, (Round(0, True, True, 0.3, 0.3, SERIAL, SERIAL),)))
+    assert verdict.kind == CANNOT_JUDGE
+    assert not verdict.decisive
+
+
+def test_a_single_parallel_run_blocks_fail_serial() -> None:
+    m = _measure(SERIAL, [1.0, 1.0, 1.0])
+    rounds = list(m.rounds)
+    rounds[1] = Round(1, False, True, 0.3, 0.3, PARALLEL, PARALLEL, 0.04, 0.042)
+    verdict = judge(SpeedupMeasurement(TWO, tuple(rounds)))
+    assert verdict.kind == CANNOT_JUDGE
+
+
+def test_parallel_but_slow_on_a_busy_machine_cannot_judge() -> None:
+    verdict = judge(_measure(PARALLEL, [1.0, 1.1, 0.9], refs=[1.1, 1.0, 1.2]))
+    assert verdict.kind == CANNOT_JUDGE
+    assert verdict.message.startswith("cannot judge speedup here: the machine is too busy")
+    assert "reached only 1.10 of an ideal 2.00" in verdict.message
+
+
+def test_parallel_but_noisy_cannot_judge() -> None:
+    verdict = judge(_measure(PARALLEL, [1.2, 1.1], refs=[1.8, 1.7]))
+    assert verdict.kind == CANNOT_JUDGE
+    assert "did not reach the threshold 1.25 in 2 rounds" in verdict.message
+
+
+def test_parallel_yet_never_faster_on_an_idle_machine_fails_slow() -> None:
+    verdict = judge(_measure(PARALLEL, [0.8, 0.9, 0.85], refs=[1.9, 1.85, 1.95]))
+    assert verdict.kind == FAIL_SLOW
+    assert "ran in several processes at once but was not faster" in verdict.message
+
+
+def test_one_fast_round_prevents_fail_slow() -> None:
+    verdict = judge(_measure(PARALLEL, [0.8, 1.3, 0.85], refs=[1.9, 1.85, 1.95]))
+    assert verdict.kind == CANNOT_JUDGE
+
+
+def test_work_the_sampler_cannot_see_passes_on_timing_only_when_clear() -> None:
+    assert judge(_measure(UNSEEN, [1.8, 1.9, 1.85])).kind == PASS
+    assert judge(_measure(UNSEEN, [1.8, 1.1, 1.85])).kind == CANNOT_JUDGE
+    # ...and never fails on timing alone.
+    assert judge(_measure(UNSEEN, [0.5, 0.6, 0.5])).kind == CANNOT_JUDGE
+    # A busy machine makes timing worthless.
+    assert judge(_measure(UNSEEN, [1.8, 1.9, 1.85], refs=[1.1, 1.1, 1.1])).kind == CANNOT_JUDGE
+
+
+def test_min_speedup_is_the_threshold() -> None:
+    verdict = judge(_measure(PARALLEL, [1.5, 1.6, 1.55]), min_speedup=1.7)
+    assert verdict.kind == CANNOT_JUDGE
+    assert verdict.threshold == 1.7
+    assert "threshold: 1.70 (asked for)" in verdict.report()
+
+
+def test_not_measured_is_cannot_judge() -> None:
+    one = CpuBudget(1.0, (("cpu_count", 2.0), ("affinity", 1.0)))
+    verdict = judge(
+        SpeedupMeasurement(one, not_measured="fewer than 2 effective CPUs (1 (affinity 1))")
+    )
+    assert verdict.kind == CANNOT_JUDGE
+    assert verdict.message == (
+        "cannot judge speedup here: fewer than 2 effective CPUs (1 (affinity 1))"
+    )
+    assert "speedup: not measured" in verdict.report()
+
+
+@pytest.mark.parametrize("evidence", [PARALLEL, SERIAL])
+def test_measurement_and_verdict_pickle(evidence: RunEvidence) -> None:
+    m = _measure(evidence, [1.5, 1.6])
+    again = pickle.loads(pickle.dumps(m))
+    assert again == m
+    assert pickle.loads(pickle.dumps(judge(m))) == judge(m)
