@@ -4,6 +4,7 @@ sees, the result channel and the safe unpickler (the hostile cases are in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import py_compile
@@ -19,7 +20,7 @@ import psutil
 import pytest
 
 from pytest_mpcheck.proctree import ProcessInfo
-from pytest_mpcheck.sandbox import SandboxError, run_call
+from pytest_mpcheck.sandbox import SandboxError, cgroup, run_call
 from pytest_mpcheck.sandbox.protocol import KIND_PHASE, KIND_RESULT, FrameReader, encode_frame
 from pytest_mpcheck.sandbox.safepickle import UnsafeResultError, safe_loads
 
@@ -304,3 +305,66 @@ def test_the_safe_unpickler_refuses_anything_that_runs_code() -> None:
     ]:
         with pytest.raises(UnsafeResultError):
             safe_loads(f"c{module}\n{name}\n.".encode())
+
+
+# --------------------------------------------------------------------------- cgroup
+
+needs_cgroup = pytest.mark.skipif(
+    not cgroup.available(), reason="no writable cgroup pids hierarchy here (root on Linux)"
+)
+
+
+@needs_cgroup
+def test_the_pids_cgroup_refuses_forks_beyond_its_cap() -> None:
+    group = cgroup.PidsCgroup.create("test-cap", 5)
+    assert group is not None
+    script = textwrap.dedent(
+        f"""
+        import os, time
+        with open({group.procs_file!r}, "w") as f:
+            f.write("0")
+        forked = 0
+        try:
+            while forked < 50:
+                if os.fork() == 0:
+                    time.sleep(30)
+                    os._exit(0)
+                forked += 1
+        except BlockingIOError:
+            pass
+        print(forked, flush=True)
+        os.killpg(0, 9)
+        """
+    )
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            start_new_session=True,
+        )
+        assert out.stdout.strip() == "4"  # 5 tasks: the script and 4 children
+    finally:
+        for pid in group.members():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        group.remove(timeout=5)
+
+
+@needs_cgroup
+def test_a_call_runs_in_a_pids_cgroup_of_its_own(impl: Path) -> None:
+    (impl / "ex1_process.py").write_text(
+        "def groups():\n    return open('/proc/self/cgroup').read()\n"
+    )
+    outcome = run_call(
+        impl,
+        "ex1_process",
+        f"{SCENARIOS}:call_function",
+        ("groups",),
+        start_method="fork",
+        timeout=30,
+    )
+    assert outcome.status == "ok"
+    pids_line = next(line for line in outcome.value.splitlines() if ":pids:" in line)
+    assert f"/mpcheck-{os.getpid()}-" in pids_line

@@ -107,6 +107,10 @@ def main() -> None:
     with open(config_path, "rb") as f:
         config: dict[str, Any] = pickle.load(f)
     os.unlink(config_path)
+    if config.get("cgroup_procs"):
+        # Join the call's pids cgroup (a hard cap on processes) before anything else.
+        with contextlib.suppress(OSError), open(config["cgroup_procs"], "w") as f:
+            f.write("0")
     # Not inherited by anything the learner's code execs (spawn, forkserver).
     os.set_inheritable(result_fd, False)
     channel = _Channel(result_fd, config["token"], config["result_path"])

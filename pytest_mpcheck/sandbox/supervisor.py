@@ -33,6 +33,7 @@ import psutil
 from pytest_mpcheck.exceptions import MpcheckError
 from pytest_mpcheck.i18n import _
 from pytest_mpcheck.proctree import ProcessInfo
+from pytest_mpcheck.sandbox.cgroup import PidsCgroup
 from pytest_mpcheck.sandbox.child import BOOTSTRAP
 from pytest_mpcheck.sandbox.outcome import (
     CRASHED,
@@ -48,10 +49,13 @@ from pytest_mpcheck.sandbox.protocol import KIND_PHASE, KIND_RESULT, TOKEN_SIZE,
 from pytest_mpcheck.sandbox.safepickle import UnsafeResultError, safe_loads
 
 __all__ = [
+    "CALL_MARK_VAR",
     "DEFAULT_FILE_SIZE_LIMIT",
     "DEFAULT_MAX_PROCESSES",
     "DEFAULT_MEMORY_LIMIT",
+    "LOG_VAR",
     "SandboxError",
+    "process_cap",
     "run_call",
 ]
 
@@ -157,12 +161,13 @@ def run_call(
     impl = os.path.realpath(os.fspath(impl_dir))
     token = secrets.token_bytes(TOKEN_SIZE)
     call_dir = tempfile.mkdtemp(prefix="mpcheck-sandbox-")
+    call: _Call | None = None
     try:
         work_dir = os.path.join(call_dir, "cwd")
         os.mkdir(work_dir)
         result_path = os.path.join(call_dir, secrets.token_hex(16))
         config_path = os.path.join(call_dir, secrets.token_hex(16))
-        config = {
+        config: dict[str, Any] = {
             "token": token,
             "result_path": result_path,
             "impl_dir": impl,
@@ -174,18 +179,31 @@ def run_call(
             "subreaper": sys.platform.startswith("linux"),
             "limits": _limits(timeout, max_processes, memory_limit, file_size_limit),
         }
-        with open(config_path, "wb") as f:
-            pickle.dump(config, f, protocol=pickle.HIGHEST_PROTOCOL)
         env = _child_env(probe_dir)
         call = _Call(token, result_path, output_limit, max_processes, timeout)
         # Every process of the call inherits this variable, so one that escaped
         # both the tree and the session (setsid, then its parent died) is still found.
         env[CALL_MARK_VAR] = call.mark
+        call.cgroup = PidsCgroup.create(call.mark, process_cap(max_processes))
+        config["cgroup_procs"] = call.cgroup.procs_file if call.cgroup else None
+        with open(config_path, "wb") as f:
+            pickle.dump(config, f, protocol=pickle.HIGHEST_PROTOCOL)
         outcome = call.run(config_path, work_dir, env)
         _log(outcome, module, scenario, start_method, call)
         return outcome
     finally:
+        if call is not None and call.cgroup is not None:
+            call.cgroup.remove()
         shutil.rmtree(call_dir, ignore_errors=True)
+
+
+def process_cap(max_processes: int) -> int:
+    """The hard cap on tasks (processes and threads) of a call, where a cgroup enforces it.
+
+    Above ``max_processes``, which the supervisor's watch acts on, because the pids
+    controller counts threads too (a Pool has three of its own, a Queue one).
+    """
+    return 4 * max_processes + 64
 
 
 def _limits(
@@ -251,6 +269,7 @@ class _Call:
         self.timeline: list[tuple[str, float]] = []
         self.started = 0.0
         self.flooded = 0
+        self.cgroup: PidsCgroup | None = None
 
     def run(self, config_path: str, work_dir: str, env: dict[str, str]) -> CallOutcome:
         result_r, result_w = os.pipe()
@@ -450,6 +469,9 @@ class _Call:
                 procs.setdefault(p.pid, p)
             for p in _marked_processes(self.mark):
                 procs.setdefault(p.pid, p)
+            for pid in self.cgroup.members() if self.cgroup is not None else ():
+                with contextlib.suppress(psutil.Error):
+                    procs.setdefault(pid, psutil.Process(pid))
             alive = [p for p in procs.values() if _alive(p)]
             if not alive:
                 break
