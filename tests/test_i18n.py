@@ -162,12 +162,17 @@ def test_the_default_language_comes_from_the_environment(
 # -- the pytest option -------------------------------------------------------
 
 LANGUAGE_PROBE = """
-    import os
+    import os, subprocess, sys
     from pytest_mpcheck.i18n import _, current_language
 
     def test_language():
         print("LANGUAGE=" + current_language() + " ENV=" + os.environ["MPCHECK_LANG"])
         print("SAYS=" + _("Nothing changed."))
+        # A child process (as the sandbox starts them) speaks the same language.
+        code = "from pytest_mpcheck.i18n import _; print(_('Nothing changed.'))"
+        child = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                               text=True, timeout=60).stdout
+        print("CHILD=" + child.strip())
 """
 
 
@@ -184,7 +189,13 @@ def test_option_chooses_korean(pytester: pytest.Pytester, monkeypatch: pytest.Mo
     pytester.makepyfile(LANGUAGE_PROBE)
     result = pytester.runpytest_subprocess("-s", "--mpcheck-lang", "ko")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*LANGUAGE=ko ENV=ko*", "*SAYS=아무것도 바꾸지 않았습니다.*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*LANGUAGE=ko ENV=ko*",
+            "*SAYS=아무것도 바꾸지 않았습니다.*",
+            "*CHILD=아무것도 바꾸지 않았습니다.*",
+        ]
+    )
 
 
 def test_ini_chooses_korean_and_the_option_wins(
@@ -201,7 +212,7 @@ def test_ini_chooses_korean_and_the_option_wins(
 
 @pytest.mark.parametrize(
     ("env", "expected"),
-    [({"LANG": "ko_KR.UTF-8"}, "ko"), ({"MPCHECK_LANG": "ko"}, "ko"), ({}, "en")],
+    [({"LANG": "ko_KR.UTF-8"}, "ko"), ({}, "en")],
 )
 def test_default_comes_from_the_locale(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
@@ -232,25 +243,6 @@ def test_a_bad_ini_language_is_told_in_korean_when_the_locale_is_korean(
     result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: *'jp'이(가) 아니라 en, ko 중 하나여야 합니다."])
-
-
-def test_child_processes_inherit_the_language(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _clean_env(monkeypatch)
-    pytester.makepyfile(
-        """
-        import subprocess, sys
-
-        def test_child():
-            code = "from pytest_mpcheck.i18n import _; print(_('passing'))"
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                 text=True, timeout=60).stdout
-            assert out.strip() == "통과"
-        """
-    )
-    result = pytester.runpytest_subprocess("--mpcheck-lang", "ko")
-    result.assert_outcomes(passed=1)
 
 
 def test_the_environment_is_given_back_after_the_run(

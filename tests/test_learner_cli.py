@@ -5,14 +5,18 @@ Every check is made in English and in Korean (``MPCHECK_LANG=ko`` or ``--lang ko
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from pytest_mpcheck import i18n
+from pytest_mpcheck.cli import main
 from pytest_mpcheck.learner.hints import HINTS
 from pytest_mpcheck.learner.progress import EXERCISES, ExerciseResult, record_run
 from pytest_mpcheck.learner.reset import original_stub
@@ -20,7 +24,7 @@ from pytest_mpcheck.learner.reset import original_stub
 MPCHECK = Path(sys.executable).with_name("mpcheck")
 
 
-def mpcheck(
+def run_command(
     *args: str, cwd: Path, lang: str = "en", stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the ``mpcheck`` console script as a learner would, in folder ``cwd``."""
@@ -36,6 +40,39 @@ def mpcheck(
         text=True,
         timeout=120,
     )
+
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def mpcheck(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Runner]:
+    """``mpcheck`` run through :func:`pytest_mpcheck.cli.main` in this process.
+
+    The same parser and commands as the console script, without a Python start-up
+    per call; the tests that use :func:`run_command` cover the script itself.
+    """
+    before = i18n.current_language()
+
+    def run(
+        *args: str, cwd: Path, lang: str = "en", stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setenv("MPCHECK_LANG", lang)
+        monkeypatch.setenv("COLUMNS", "80")
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+    yield run
+    i18n.set_language(before)
 
 
 @pytest.fixture
@@ -72,17 +109,17 @@ def record_some_progress(root: Path) -> None:
 
 
 def test_status_without_a_run_says_what_to_do(kit: Path) -> None:
-    result = mpcheck("status", cwd=kit)
+    result = run_command("status", cwd=kit)
     assert result.returncode == 1
     assert "No run recorded yet" in result.stdout
     assert "run pytest exercises/ first" in result.stdout
-    korean = mpcheck("status", cwd=kit, lang="ko")
+    korean = run_command("status", cwd=kit, lang="ko")
     assert "아직 실행 기록이 없습니다: 먼저 pytest exercises/를 실행하세요" in korean.stdout
 
 
 def test_status_shows_the_five_exercises_and_the_next_one(kit: Path) -> None:
     record_some_progress(kit)
-    result = mpcheck("status", cwd=kit / "exercises")  # found from inside the folder too
+    result = run_command("status", cwd=kit / "exercises")  # found from inside the folder too
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     table = [line.strip() for line in lines if line.strip()[:1] in ("✓", "✗", "·")]
@@ -99,7 +136,7 @@ def test_status_shows_the_five_exercises_and_the_next_one(kit: Path) -> None:
     assert "mpcheck hint ex2" in result.stdout
 
 
-def test_status_in_korean(kit: Path) -> None:
+def test_status_in_korean(kit: Path, mpcheck: Runner) -> None:
     record_some_progress(kit)
     result = mpcheck("status", "--lang", "ko", cwd=kit, lang="en")
     assert result.returncode == 0, result.stderr
@@ -111,7 +148,7 @@ def test_status_in_korean(kit: Path) -> None:
     assert "막혔나요? mpcheck hint ex2" in result.stdout
 
 
-def test_status_notices_a_file_changed_since_the_run(kit: Path) -> None:
+def test_status_notices_a_file_changed_since_the_run(kit: Path, mpcheck: Runner) -> None:
     record_some_progress(kit)
     path = kit / "exercises" / "ex2_pool.py"
     later = path.stat().st_mtime + 60
@@ -121,7 +158,7 @@ def test_status_notices_a_file_changed_since_the_run(kit: Path) -> None:
     assert "(changed since it last ran)" in row
 
 
-def test_status_when_everything_passes(kit: Path) -> None:
+def test_status_when_everything_passes(kit: Path, mpcheck: Runner) -> None:
     record_run(kit, [ExerciseResult(name, earned=20, passed=3) for name in EXERCISES])
     result = mpcheck("status", cwd=kit)
     assert "100/100 points, 5 of 5 exercises done" in result.stdout
@@ -129,7 +166,7 @@ def test_status_when_everything_passes(kit: Path) -> None:
     assert "모든 연습 문제를 통과했습니다" in mpcheck("status", cwd=kit, lang="ko").stdout
 
 
-def test_status_with_a_damaged_record(kit: Path) -> None:
+def test_status_with_a_damaged_record(kit: Path, mpcheck: Runner) -> None:
     (kit / ".mpcheck").mkdir()
     (kit / ".mpcheck" / "last-run.json").write_text("{oops", encoding="utf-8")
     result = mpcheck("status", cwd=kit)
@@ -147,8 +184,8 @@ def _hint_levels(root: Path) -> dict[str, int]:
     return levels
 
 
-def test_hints_come_one_more_at_a_time(kit: Path) -> None:
-    first = mpcheck("hint", "ex3", cwd=kit)
+def test_hints_come_one_more_at_a_time(kit: Path, mpcheck: Runner) -> None:
+    first = run_command("hint", "ex3", cwd=kit)  # the state is kept between processes
     assert first.returncode == 0, first.stderr
     assert "Hint 1 of 3 for ex3_queue: A nudge" in first.stdout
     assert "Ask again for the next hint: mpcheck hint ex3" in first.stdout
@@ -168,7 +205,7 @@ def test_hints_come_one_more_at_a_time(kit: Path) -> None:
     assert _hint_levels(kit) == {"ex1_process": 1, "ex3_queue": 3}
 
 
-def test_hint_all_repeats_without_a_new_one(kit: Path) -> None:
+def test_hint_all_repeats_without_a_new_one(kit: Path, mpcheck: Runner) -> None:
     mpcheck("hint", "ex4", cwd=kit)
     mpcheck("hint", "ex4", cwd=kit)
     result = mpcheck("hint", "ex4", "--all", cwd=kit)
@@ -178,7 +215,7 @@ def test_hint_all_repeats_without_a_new_one(kit: Path) -> None:
     assert _hint_levels(kit) == {"ex4_manager": 2}
 
 
-def test_hints_in_korean(kit: Path) -> None:
+def test_hints_in_korean(kit: Path, mpcheck: Runner) -> None:
     first = mpcheck("hint", "ex1", cwd=kit, lang="ko")
     assert "ex1_process 힌트 3개 중 1번째: 살짝 귀띔" in first.stdout
     assert "동시에 돌아가는 워커는 몇 개일까요?" in first.stdout
@@ -189,13 +226,13 @@ def test_hints_in_korean(kit: Path) -> None:
     assert "# 끝나기를 기다리기" in third.stdout
 
 
-def test_hint_without_a_name_is_for_the_next_exercise(kit: Path) -> None:
+def test_hint_without_a_name_is_for_the_next_exercise(kit: Path, mpcheck: Runner) -> None:
     assert "for ex1_process" in mpcheck("hint", cwd=kit).stdout
     record_some_progress(kit)
     assert "Hint 1 of 3 for ex2_pool" in mpcheck("hint", cwd=kit).stdout
 
 
-def test_an_unknown_exercise_is_refused_in_one_sentence(kit: Path) -> None:
+def test_an_unknown_exercise_is_refused_in_one_sentence(kit: Path, mpcheck: Runner) -> None:
     result = mpcheck("hint", "ex9", cwd=kit)
     assert result.returncode == 2
     assert result.stdout.strip() == (
@@ -207,7 +244,7 @@ def test_an_unknown_exercise_is_refused_in_one_sentence(kit: Path) -> None:
 
 
 def test_a_bad_language_is_a_usage_error(kit: Path) -> None:
-    result = mpcheck("status", "--lang", "fr", cwd=kit)
+    result = run_command("status", "--lang", "fr", cwd=kit)
     assert result.returncode == 2
     assert "argument --lang: choose one of en, ko" in result.stderr
 
@@ -241,7 +278,7 @@ def _edit(root: Path, name: str) -> Path:
     return path
 
 
-def test_reset_asks_and_a_no_keeps_the_file(kit: Path) -> None:
+def test_reset_asks_and_a_no_keeps_the_file(kit: Path, mpcheck: Runner) -> None:
     path = _edit(kit, "ex1_process")
     result = mpcheck("reset", "ex1", cwd=kit, stdin="n\n")
     assert "Put exercises/ex1_process.py back to its original text?" in result.stdout
@@ -253,7 +290,7 @@ def test_reset_asks_and_a_no_keeps_the_file(kit: Path) -> None:
     assert "my attempt" in path.read_text(encoding="utf-8")
 
 
-def test_reset_after_a_yes_restores_the_stub_and_keeps_a_backup(kit: Path) -> None:
+def test_reset_after_a_yes_restores_the_stub_and_keeps_a_backup(kit: Path, mpcheck: Runner) -> None:
     path = _edit(kit, "ex1_process")
     result = mpcheck("reset", "ex1", cwd=kit, stdin="y\n")
     assert result.returncode == 0, result.stderr
@@ -267,7 +304,7 @@ def test_reset_after_a_yes_restores_the_stub_and_keeps_a_backup(kit: Path) -> No
     assert "already the original stub: nothing to do" in again.stdout
 
 
-def test_reset_with_yes_does_not_ask(kit: Path) -> None:
+def test_reset_with_yes_does_not_ask(kit: Path, mpcheck: Runner) -> None:
     path = _edit(kit, "ex5_speedup")
     result = mpcheck("reset", "5", "--yes", cwd=kit)
     assert "[y/N]" not in result.stdout
@@ -276,14 +313,14 @@ def test_reset_with_yes_does_not_ask(kit: Path) -> None:
 
 def test_reset_in_korean(kit: Path) -> None:
     path = _edit(kit, "ex3_queue")
-    result = mpcheck("reset", "ex3", cwd=kit, lang="ko", stdin="예\n")
+    result = run_command("reset", "ex3", cwd=kit, lang="ko", stdin="예\n")
     assert "exercises/ex3_queue.py을(를) 원래 내용으로 되돌릴까요?" in result.stdout
     assert "원래 내용으로 되돌렸습니다." in result.stdout
     assert "이전 내용은" in result.stdout
     assert path.read_text(encoding="utf-8") == original_stub("ex3_queue")
 
 
-def test_reset_recreates_a_deleted_stub(kit: Path) -> None:
+def test_reset_recreates_a_deleted_stub(kit: Path, mpcheck: Runner) -> None:
     path = kit / "exercises" / "ex4_manager.py"
     path.unlink()
     result = mpcheck("reset", "ex4", "--yes", cwd=kit)

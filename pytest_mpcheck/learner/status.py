@@ -20,6 +20,7 @@ from pytest_mpcheck.learner.progress import (
     ProgressFileError,
     read_last_run,
 )
+from pytest_mpcheck.learner.text import wrap
 
 __all__ = [
     "exercise_file",
@@ -40,8 +41,9 @@ def exercise_file(root: Path, name: str, impl: str = "exercises") -> Path:
 
 
 def format_points(value: float) -> str:
-    """Return ``20`` for 20.0 and ``12.5`` for 12.5 (no noise like ``13.333333``)."""
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+    """Return ``20`` for 20.0 (or 20.000000000000004) and ``12.5`` for 12.5."""
+    rounded = round(float(value), 1)
+    return str(int(rounded)) if rounded.is_integer() else f"{rounded:.1f}"
 
 
 def next_exercise(
@@ -146,7 +148,7 @@ def format_status(run: LastRun, root: Path) -> str:
     lines.append(_("Next: {exercise} ({path})").format(exercise=upcoming, path=shown))
     if res.first_failure:
         lines.append(_("What failed first:"))
-        lines += ["    " + line for line in _first_lines(res.first_failure)]
+        lines += [wrap(line, indent="    ") for line in _first_lines(res.first_failure)]
     elif not res.ran:
         lines.append(_("Its tests have not run yet: run pytest exercises/ or mpcheck watch."))
     number = upcoming.split("_")[0]

@@ -41,7 +41,7 @@ def wrap(text: str, width: int | None = None, indent: str = "") -> str:
     out: list[str] = []
     for paragraph in text.split("\n\n"):
         lines = paragraph.split("\n")
-        if any(line.startswith("    ") for line in lines):
+        if any(line[:1].isspace() for line in lines):
             out.extend(indent + line if line else "" for line in lines)
         else:
             out.extend(_fill(paragraph, width, indent))

@@ -88,6 +88,7 @@ class Watcher:
         self.clear = clear and self.out.isatty()
         self.done: set[str] = set()
         self._child: subprocess.Popen[bytes] | None = None
+        self.tested: Stamp = None  # the file as the last run saw it
 
     # -- output ---------------------------------------------------------------
 
@@ -151,7 +152,7 @@ class Watcher:
         """Run ``name``'s tests; restart them if the file is saved meanwhile; return the code."""
         path = self._path(name)
         while True:
-            stamp = file_stamp(path)
+            stamp = self.tested = file_stamp(path)
             if self.clear:
                 self.out.write(CLEAR_SCREEN)
             self.say(
@@ -180,18 +181,19 @@ class Watcher:
     # -- the loop -------------------------------------------------------------
 
     def wait_for_change(self, name: str) -> None:
-        """Return once ``name``'s file has been saved (and the save is complete)."""
+        """Return once ``name``'s file differs from what was last tested (a complete save)."""
         path = self._path(name)
-        stamp = file_stamp(path)
+        # Compared with the file as it was when the last run started, so a save made
+        # while the result was being shown is not missed.
         while True:
-            time.sleep(self.interval)
             now = file_stamp(path)
-            if now != stamp and now is not None:
-                # Let an editor that writes in several steps finish.
+            if now is not None and now != self.tested:
+                # Let an editor that writes in several steps finish first.
                 time.sleep(min(self.interval, 0.2))
                 if file_stamp(path) == now:
                     return
-                stamp = now
+            else:
+                time.sleep(self.interval)
 
     def report(self, name: str, code: int) -> bool:
         """Say how the run of ``name`` went and where the learner stands; True if it passed."""
