@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -338,3 +339,44 @@ def test_shipped_stubs_are_identical_to_the_exercises(name: str) -> None:
         f"pytest_mpcheck/learner/stubs/{name}.py.txt differs from exercises/{name}.py: "
         "copy the stub there again"
     )
+
+
+# -- with the real kit ---------------------------------------------------------
+
+
+def test_a_kit_run_in_korean_feeds_status(tmp_path: Path) -> None:
+    """The kit's own tests, in Korean, leave the record that ``mpcheck status`` shows."""
+    source = Path(__file__).parents[1] / "exercises"
+    if not (source / "test_ex1_process.py").exists():
+        pytest.skip("the kit's tests are not in this checkout")
+    shutil.copytree(source, tmp_path / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "MPCHECK"))}
+    env["LANG"] = "C.UTF-8"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "exercises",
+            "--mpcheck-lang",
+            "ko",
+            "-k",
+            "test_worker_prints_its_number_and_pid and spawn",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    # The untouched stub fails with the kit's diagnosis, in Korean.
+    assert "ex1_process.py의 worker을(를) 아직 작성하지 않았습니다" in run.stdout
+    status = run_command("status", cwd=tmp_path, lang="ko")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "✗ ex1_process" in status.stdout
+    assert "다음 할 일: ex1_process (exercises/ex1_process.py)" in status.stdout
+    assert "아직 작성하지 않았습니다" in status.stdout
+    assert "아직 실행 안 함" in status.stdout  # ex2..ex5 did not run
