@@ -664,6 +664,9 @@ def _site_paths() -> tuple[str, ...]:
     it (an editable install), appended last so that it shadows nothing.
     """
     probe = "import sys, json; print(json.dumps(sys.path))"
+    # Without PYTHONPATH: the child's interpreter adds its own from its environment,
+    # which may differ from this first call's.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     try:
         out = subprocess.run(
             [sys.executable, "-c", probe],
@@ -671,6 +674,7 @@ def _site_paths() -> tuple[str, ...]:
             text=True,
             stdin=subprocess.DEVNULL,
             cwd=tempfile.gettempdir(),
+            env=env,
             timeout=60,
             check=True,
         ).stdout
