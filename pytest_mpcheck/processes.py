@@ -223,7 +223,9 @@ class ProcessGroup:
         """Record and return the live descendants of the group's processes."""
         found: dict[int, psutil.Process] = {}
         for process in self._processes:
-            if not _started(process) or process.pid is None:
+            # An ended process has no children left (they were re-parented): those
+            # are found through its process group below.
+            if not _started(process) or process.pid is None or not process.is_alive():
                 continue
             for child in proctree.descendants(process.pid):
                 found[child.pid] = child
@@ -240,7 +242,9 @@ class ProcessGroup:
 
     def _group_members(self) -> list[psutil.Process]:
         """Live processes in one of the group's process groups (found even when re-parented)."""
-        if not self._groups:
+        # Scanning every process costs milliseconds; asking whether a group still
+        # has a member costs a syscall, and after a clean run none has.
+        if not any(_group_exists(pgid) for pgid in self._groups):
             return []
         members = []
         me = os.getpid()
@@ -373,6 +377,16 @@ def _descends_from(proc: psutil.Process, pids: set[int]) -> bool:
         return any(parent.pid in pids for parent in proc.parents())
     except psutil.Error:
         return True  # gone: nothing to report about it
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _started(process: BaseProcess) -> bool:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -61,12 +60,14 @@ class _Watchdog:
         )
         assert self.proc.stdin is not None
         self.pipe = self.proc.stdin
+        self.fd = self.pipe.fileno()
         self.lock = threading.Lock()
 
     def send(self, line: str) -> None:
+        data = line.encode() + b"\n"
         with self.lock:
-            self.pipe.write(line.encode() + b"\n")
-            self.pipe.flush()
+            # One unbuffered write: lines are far below PIPE_BUF, so each is atomic.
+            os.write(self.fd, data)
 
 
 _watchdog: _Watchdog | None = None
@@ -91,7 +92,8 @@ if hasattr(os, "register_at_fork"):
 def _get_watchdog() -> _Watchdog:
     global _watchdog
     with _watchdog_lock:
-        if _watchdog is None or _watchdog.owner != os.getpid() or _watchdog.proc.poll() is not None:
+        # A watchdog that died is noticed when a write fails (EPIPE), not polled here.
+        if _watchdog is None or _watchdog.owner != os.getpid():
             _watchdog = _Watchdog()
         return _watchdog
 
@@ -99,17 +101,15 @@ def _get_watchdog() -> _Watchdog:
 def watch(pid: int) -> None:
     """Have ``pid`` (with its process group, session and descendants) killed if pytest dies.
 
-    Starts this process's watchdog on first use (about 50 ms). A pid that is already
-    gone is ignored. Never raises: a watchdog that cannot be reached is not worth
-    failing a test for.
+    Starts this process's watchdog on first use (about 50 ms). A pid that is gone
+    by the time the watchdog reads it (within 0.1 s) is ignored. Never raises: a
+    watchdog that cannot be reached is not worth failing a test for.
     """
-    try:
-        create_time = psutil.Process(pid).create_time()
-    except psutil.Error:
-        return
+    # The watchdog reads the start time itself (telling a reused pid apart): that
+    # keeps this call to one write on a pipe, a few microseconds.
     for _attempt in range(2):
         try:
-            _get_watchdog().send(f"watch {pid} {create_time!r}")
+            _get_watchdog().send(f"watch {pid}")
             return
         except (OSError, ValueError):
             # The watchdog died (someone killed it): start a new one once.
@@ -212,27 +212,42 @@ class _Reaper:
                     proc.kill()
 
 
+def _read_available(fd: int) -> tuple[bytes, bool]:
+    """Everything waiting on the non-blocking ``fd``, and whether it reached EOF."""
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return b"".join(chunks), False
+        if not data:
+            return b"".join(chunks), True
+        chunks.append(data)
+
+
 def _watchdog_main(parent: int) -> None:
-    """Run the watchdog: read ``watch PID CTIME`` lines; reap when pytest is gone."""
+    """Run the watchdog: read ``watch PID`` lines; reap when pytest is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     reaper = _Reaper(parent)
     buffer = b""
     stdin = sys.stdin.fileno()
+    # Polled rather than waited on: a watchdog blocked in select() would be woken
+    # by every write, and on a busy machine each wake-up costs pytest a context
+    # switch (milliseconds per started process). Polling keeps watch() to a write.
+    os.set_blocking(stdin, False)
     next_scan = time.monotonic() + _SCAN_INTERVAL
     while True:
-        readable, _, _ = select.select([stdin], [], [], _POLL_INTERVAL)
-        if readable:
-            data = os.read(stdin, 65536)
-            if not data:
-                break
-            buffer += data
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                parts = line.decode(errors="replace").split()
-                if len(parts) == 3 and parts[0] == "watch":
-                    with contextlib.suppress(ValueError):
-                        reaper.add(int(parts[1]), float(parts[2]))
-        if os.getppid() != parent:
+        time.sleep(_POLL_INTERVAL)
+        data, eof = _read_available(stdin)
+        buffer += data
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            parts = line.decode(errors="replace").split()
+            if len(parts) == 2 and parts[0] == "watch":
+                with contextlib.suppress(ValueError, psutil.Error):
+                    pid = int(parts[1])
+                    reaper.add(pid, psutil.Process(pid).create_time())
+        if eof or os.getppid() != parent:
             break
         now = time.monotonic()
         if now >= next_scan and reaper.watched:

@@ -1,0 +1,90 @@
+"""What ``process_group`` costs: start and join 4 processes, through it and bare.
+
+For each start method, rounds alternate between bare ``multiprocessing`` (start 4
+processes of the context, join them) and a :class:`~pytest_mpcheck.ProcessGroup`
+doing the same plus everything the fixture does at teardown (descendant scan,
+process-group kill, reaper registration). Prints the median of each and the
+overhead per process. The goal: at most 5% or 2 ms per process more.
+
+    python benchmarks/fixture_overhead.py [--rounds N] [--methods spawn,fork]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import time
+from collections.abc import Callable
+
+from pytest_mpcheck.processes import ProcessGroup
+from pytest_mpcheck.startmethods import available_methods
+
+N_PROCESSES = 4
+
+
+def work() -> None:
+    """The processes' target: nothing, so that start-up and join dominate."""
+
+
+def bare(ctx: multiprocessing.context.BaseContext) -> float:
+    start = time.perf_counter()
+    procs = [ctx.Process(target=work) for _ in range(N_PROCESSES)]  # type: ignore[attr-defined]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    elapsed = time.perf_counter() - start
+    for p in procs:
+        p.close()
+    return elapsed
+
+
+def grouped(ctx: multiprocessing.context.BaseContext) -> float:
+    start = time.perf_counter()
+    group = ProcessGroup(ctx)
+    procs = [group(work) for _ in range(N_PROCESSES)]
+    for p in procs:
+        p.join()
+    group.close()
+    return time.perf_counter() - start
+
+
+def measure(method: str, rounds: int) -> tuple[list[float], list[float]]:
+    ctx = multiprocessing.get_context(method)
+    # Warm-up: the forkserver's server, the resource tracker, the reaper's watchdog,
+    # imports in this process; none of it is per-test cost.
+    for run in (bare, grouped):
+        run(ctx)
+    times: dict[Callable[..., float], list[float]] = {bare: [], grouped: []}
+    for i in range(rounds):
+        # Alternate the order so that drift in the machine's load hits both alike.
+        order = (bare, grouped) if i % 2 == 0 else (grouped, bare)
+        for run in order:
+            times[run].append(run(ctx))
+    return times[bare], times[grouped]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--methods", default=",".join(available_methods()))
+    args = parser.parse_args()
+    print(f"start and join {N_PROCESSES} processes; median of {args.rounds} rounds each")
+    print(
+        f"{'method':<11} {'bare ms':>9} {'group ms':>9} {'extra ms':>9} "
+        f"{'per proc':>9} {'extra %':>8}  goal (<=5% or <=2 ms/process)"
+    )
+    for method in args.methods.split(","):
+        bare_times, group_times = measure(method, args.rounds)
+        b = statistics.median(bare_times) * 1000
+        g = statistics.median(group_times) * 1000
+        extra = g - b
+        per = extra / N_PROCESSES
+        pct = 100 * extra / b
+        ok = "met" if pct <= 5 or per <= 2 else "MISSED"
+        print(f"{method:<11} {b:9.1f} {g:9.1f} {extra:9.1f} {per:9.2f} {pct:7.1f}%  {ok}")
+
+
+if __name__ == "__main__":
+    main()
