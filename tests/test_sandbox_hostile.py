@@ -303,6 +303,27 @@ def test_fake_results_written_everywhere_are_ignored(run: Run) -> None:
 
 
 @pytest.mark.mp_start_methods("spawn", "fork")
+def test_patched_pickle_and_os_functions_do_not_reach_the_channel(run: Run) -> None:
+    outcome = run("patched_modules")
+    assert outcome.status == "ok"
+    assert outcome.value == "real"
+
+
+@pytest.mark.mp_start_methods("spawn", "forkserver")
+@pytest.mark.parametrize(
+    ("case", "status"), [("forces_fork", "import_error"), ("forces_fork_in_call", "raised")]
+)
+def test_forcing_another_start_method_is_refused(
+    run: Run, case: str, status: str, mp_start_method: str
+) -> None:
+    outcome = run(case)
+    assert outcome.status == status
+    assert outcome.exc_type == "StartMethodChangedError"
+    assert "changed the start method to 'fork'" in (outcome.exc_message or "")
+    assert f"checked under {mp_start_method!r}" in (outcome.exc_message or "")
+
+
+@pytest.mark.mp_start_methods("spawn", "fork")
 def test_closing_every_descriptor_still_gives_the_result(run: Run) -> None:
     outcome = run("close_fds")
     assert outcome.status == "ok"

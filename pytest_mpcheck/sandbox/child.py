@@ -158,6 +158,9 @@ def _run(config: dict[str, Any], channel: _Channel) -> dict[str, Any]:
         module = _import_learner_module(impl_dir, config["module"])
     except BaseException as exc:
         return _exception_outcome("import_error", exc, impl_dir)
+    changed = _start_method_changed(multiprocessing, config["start_method"], "import_error")
+    if changed is not None:
+        return changed
 
     channel.phase("call")
     start = _perf_counter()
@@ -168,6 +171,9 @@ def _run(config: dict[str, Any], channel: _Channel) -> dict[str, Any]:
         outcome["call_duration"] = _perf_counter() - start
         return outcome
     call_duration = _perf_counter() - start
+    changed = _start_method_changed(multiprocessing, config["start_method"], "raised")
+    if changed is not None:
+        return changed
     try:
         pickled = _dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:
@@ -180,6 +186,29 @@ def _run(config: dict[str, Any], channel: _Channel) -> dict[str, Any]:
             "call_duration": call_duration,
         }
     return {"status": "ok", "value": pickled, "call_duration": call_duration}
+
+
+def _start_method_changed(mp: ModuleType, expected: str, status: str) -> dict[str, Any] | None:
+    """An outcome when the learner's code forced another start method, else None.
+
+    A module that calls ``set_start_method("fork", force=True)`` would otherwise
+    pass every spawn test without being checked under spawn at all.
+    """
+    try:
+        actual = mp.get_start_method(allow_none=True)
+    except Exception:
+        actual = None
+    if actual == expected:
+        return None
+    return {
+        "status": status,
+        "exc_type": "StartMethodChangedError",
+        "exc_message": (
+            f"your code changed the start method to {actual!r} "
+            f"(multiprocessing.set_start_method); it is being checked under {expected!r}: "
+            "do not call set_start_method in these functions or at import"
+        ),
+    }
 
 
 class _SourceLoader(importlib.machinery.SourceFileLoader):
