@@ -116,12 +116,13 @@ class ShutdownReport:
         """The learner-facing failure text: each problem, then the hang report."""
         if self.ok:
             return _("shutdown on the sentinel is correct")
+        consumers = ngettext("{n} consumer", "{n} consumers", self.n_consumers).format(
+            n=self.n_consumers
+        )
+        items = ngettext("{n} item", "{n} items", self.n_items).format(n=self.n_items)
         lines = [
-            _("{kind} check under {method} ({consumers} consumers, {items} items):").format(
-                kind=self.kind,
-                method=self.start_method,
-                consumers=self.n_consumers,
-                items=self.n_items,
+            _("{kind} check under {method} ({consumers}, {items}):").format(
+                kind=self.kind, method=self.start_method, consumers=consumers, items=items
             )
         ]
         lines.extend(f"- {problem}" for problem in self.problems)
@@ -346,6 +347,7 @@ def _run_round(
     killed: list[str] = []
     leftover: list[Any] = []
     timed_out = False
+    dumped: list[ProcessStack] = []
     with contextlib.ExitStack() as stack:
         q, kind = _make_queue(ctx, factory, stack)
         log = ctx.Queue()
@@ -381,28 +383,32 @@ def _run_round(
                     timed_out = True
                     stuck = alive
                     break
-                producer_done = "producer" not in alive or roles["producer"].returned
+                producer_alive = "producer" in alive
                 consumers_alive = [r for r in alive if r != "producer"]
-                if producer_done and now - quiet_since > settle:
-                    if not consumers_alive:
-                        # The producer returned but cannot exit: flushing a queue
-                        # that nobody will ever read.
+                suspect = False
+                if now - quiet_since > settle:
+                    if producer_alive:
+                        # Returned but cannot exit: flushing a queue nobody reads.
+                        suspect = roles["producer"].returned and not consumers_alive
+                    else:
+                        # The producer's process is gone, so everything it put is in
+                        # the queue; consumers waiting on an empty queue wait forever.
+                        suspect = all(roles[r].in_get() for r in consumers_alive) and (
+                            _looks_empty(q)
+                        )
+                if suspect:
+                    # The log may lag behind under load: confirm with the stacks.
+                    dumped = dump_stacks(_pids_of(procs, alive, roles))
+                    if _confirmed(dumped):
                         stuck = alive
                         break
-                    if all(roles[r].in_get() for r in consumers_alive) and _looks_empty(q):
-                        # Nothing can reach the waiting consumers any more.
-                        stuck = alive
-                        break
+                    quiet_since = time.monotonic()
             # What exited has flushed its log into the pipe; take the rest.
             _drain(log, entries, 0.2)
             _apply(entries, roles)
             if stuck:
-                pids: dict[int, str] = {}
-                for r in stuck:
-                    pid = procs[r].pid
-                    if pid is not None:
-                        pids[pid] = roles[r].label
-                dumped = dump_stacks(pids)
+                if timed_out:
+                    dumped = dump_stacks(_pids_of(procs, stuck, roles))
                 flushing = [
                     r
                     for r in stuck
@@ -420,6 +426,36 @@ def _run_round(
         _Round(roles, exitcodes, leftover, stuck, timed_out, stacks_text, flushing, killed),
         kind,
     )
+
+
+def _pids_of(
+    procs: dict[str, BaseProcess], names: Iterable[str], roles: dict[str, _Role]
+) -> dict[int, str]:
+    pids: dict[int, str] = {}
+    for name in names:
+        pid = procs[name].pid
+        if pid is not None:
+            pids[pid] = roles[name].label
+    return pids
+
+
+def _confirmed(dumped: Sequence[ProcessStack]) -> bool:
+    """Whether the stacks confirm that nothing can progress any more.
+
+    Each process must be waiting in ``get()`` or stuck flushing a queue at exit. A
+    process that exited meanwhile means it was not stuck. Without py-spy the
+    log's evidence stands.
+    """
+    for stack in dumped:
+        if stack.exited:
+            return False
+        if not stack.available:
+            continue
+        if stack.flushing_queue:
+            continue
+        if stack.busy or stack.blocked_in not in _GET_CALLS:
+            return False
+    return True
 
 
 def _apply(entries: list[tuple[str, str, Any]], roles: dict[str, _Role]) -> None:
@@ -710,13 +746,23 @@ def _judge_needed(rnd: _Round, sentinel: Any, n_consumers: int, n_sentinels: int
             continue
         took_sentinel = any(_is_sentinel(x, sentinel) for x in role.taken())
         if role.returned and not took_sentinel:
-            problems.append(
-                _(
+            if n_sentinels == 0:
+                text = _(
+                    "with no sentinel in the queue, {who} still returned: keep calling get() "
+                    "until it returns the sentinel (do not stop when the queue looks empty "
+                    "or a get() times out)"
+                )
+            else:
+                text = ngettext(
+                    "with {sentinels} sentinel for {n} consumers, {who} still returned "
+                    "without taking one: keep calling get() until it returns the sentinel "
+                    "(do not stop when the queue looks empty or a get() times out)",
                     "with {sentinels} sentinels for {n} consumers, {who} still returned "
                     "without taking one: keep calling get() until it returns the sentinel "
-                    "(do not stop when the queue looks empty or a get() times out)"
-                ).format(sentinels=n_sentinels, n=n_consumers, who=role.label)
-            )
+                    "(do not stop when the queue looks empty or a get() times out)",
+                    n_sentinels,
+                )
+            problems.append(text.format(sentinels=n_sentinels, n=n_consumers, who=role.label))
     return problems
 
 

@@ -156,6 +156,10 @@ IMPLS = textwrap.dedent(
         return result
 
 
+    def run_pipeline_reversed(items, n_consumers=1):
+        return run_pipeline(items, n_consumers)[::-1]
+
+
     def run_pipeline_join_first(items, n_consumers=1):
         q, out = multiprocessing.Queue(), multiprocessing.Queue()
         consumers = [
@@ -287,6 +291,7 @@ TESTS = textwrap.dedent(
         assert report.ok, report.message
 
 
+    @pytest.mark.mp_start_methods("forkserver")
     def test_fixture_form(sentinel_shutdown):
         report = sentinel_shutdown(impls.producer, impls.consumer, ITEMS, n_consumers=2)
         assert report.ok
@@ -349,8 +354,11 @@ TESTS = textwrap.dedent(
     def test_sentinel_is_needed(mp_context, nothing_survives):
         report = check(nothing_survives, impls.producer, impls.consumer_until_empty, ITEMS,
                        n_consumers=2, context=mp_context)
-        one(report, "with 1 sentinels for 2 consumers, consumer")
+        one(report, "with 1 sentinel for 2 consumers, consumer")
         one(report, "still returned without taking one")
+        report = check(nothing_survives, impls.producer, impls.consumer_until_empty, ITEMS,
+                       context=mp_context)
+        one(report, "with no sentinel in the queue, consumer 1 still returned")
 
 
     @pytest.mark.mp_start_methods("fork")
@@ -402,11 +410,19 @@ TESTS = textwrap.dedent(
         return report
 
 
-    @pytest.mark.parametrize("n", [1, 2])
-    def test_correct_pipeline(mp_context, nothing_survives, n):
-        report = check_pipeline(nothing_survives, impls.run_pipeline, ITEMS, n_consumers=n,
+    def test_correct_pipeline(mp_context, nothing_survives):
+        report = check_pipeline(nothing_survives, impls.run_pipeline, ITEMS, n_consumers=2,
                                 context=mp_context)
         assert report.ok, report.message
+
+
+    @pytest.mark.mp_start_methods("fork")
+    def test_correct_pipeline_one_consumer_keeps_order(mp_context, nothing_survives):
+        report = check_pipeline(nothing_survives, impls.run_pipeline, ITEMS, context=mp_context)
+        assert report.ok, report.message
+        report = check_pipeline(nothing_survives, impls.run_pipeline_reversed, ITEMS,
+                                context=mp_context)
+        one(report, "with one consumer, run_pipeline must return the items in the order")
 
 
     @pytest.mark.mp_start_methods("spawn", "fork")
@@ -463,10 +479,10 @@ def test_every_diagnosis_under_xdist(pytester: pytest.Pytester) -> None:
         "-n", "2", "-p", "no:cacheprovider", "-p", "no:randomly", "-rf", timeout=300
     )
     m = _methods()
-    # Parametrized over every method: correct consumers (2), fixture form, too few
-    # sentinels, correct pipeline (2); the rest are narrowed.
-    per_method = 2 + 1 + 1 + 2
-    narrowed = 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1
+    # Under every method: correct consumers (1 and 3), too few sentinels, a correct
+    # pipeline; the other cases are narrowed to one or two methods each.
+    per_method = 2 + 1 + 1
+    narrowed = 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 1
     result.assert_outcomes(passed=per_method * m + narrowed, failed=1)
     result.stdout.fnmatch_lines(
         [
