@@ -203,7 +203,14 @@ def test_watch_reruns_on_save_moves_on_and_leaves_nothing_behind_on_ctrl_c(
         term.expect(r"Running the tests of ex1_process")
         term.expect(r"VALUE must be 1")
         term.expect(r"✗ ex1_process does not pass yet\.")
-        term.expect(r"Edit exercises/ex1_process\.py and save it")
+        term.expect(r"Edit exercises/ex1_process\.py and save it to re-run its tests\. Keys:")
+
+        # Keys work without Enter: h gives the next hint, r runs the tests again.
+        term.type(b"h")
+        term.expect(r"Hint 1 of 3 for ex1_process: A nudge")
+        term.type(b"r")
+        term.expect(r"Running the tests of ex1_process")
+        term.expect(r"✗ ex1_process does not pass yet\.")
 
         # The learner fixes the exercise and saves: the tests run again, pass, and
         # the watch moves on to the next exercise and runs its tests at once.
@@ -276,5 +283,20 @@ def test_a_killed_watch_leaves_nothing_behind(kit: Path, terminal_env: dict[str,
         os.kill(term.proc.pid, signal.SIGKILL)  # no clean-up code runs in the watch
         term.proc.wait(timeout=WAIT)
         assert _gone(pytest_pid, child_pid), "the tests outlived a killed watch"
+    finally:
+        term.close()
+
+
+def test_watch_keys_in_korean(kit: Path, terminal_env: dict[str, str]) -> None:
+    terminal_env["MPCHECK_LANG"] = "ko"
+    term = Terminal(["watch", "ex1", "--no-clear"], cwd=kit, env=terminal_env)
+    try:
+        term.expect(r"✗ ex1_process은\(는\) 아직 통과하지 못했습니다\.")
+        term.expect(r"키: h 힌트, r 다시 실행, q 끝내기")
+        term.type(b"h")
+        term.expect(r"ex1_process 힌트 3개 중 1번째: 살짝 귀띔")
+        term.type(b"q")
+        term.expect(r"감시를 멈췄습니다\.")
+        assert term.wait() == 0
     finally:
         term.close()

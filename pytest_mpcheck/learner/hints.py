@@ -24,7 +24,14 @@ from pytest_mpcheck.learner.progress import (
 from pytest_mpcheck.learner.status import next_exercise
 from pytest_mpcheck.learner.text import wrap
 
-__all__ = ["HINTS", "hint_command", "hints_path", "read_hint_levels", "write_hint_levels"]
+__all__ = [
+    "HINTS",
+    "hint_command",
+    "hints_path",
+    "hints_text",
+    "read_hint_levels",
+    "write_hint_levels",
+]
 
 # Module constants are marked with N_ and translated with _() when shown, so the
 # language chosen at run time applies.
@@ -209,6 +216,40 @@ def _render(name: str, level: int) -> str:
     return f"{header}\n\n{body}"
 
 
+def hints_text(root: Path, name: str, *, again: bool = False, command: bool = True) -> str:
+    """Advance ``name`` to its next hint and return the text to show.
+
+    With ``again``, return every hint given so far instead, without a new one.
+    ``command`` says whether to tell the learner to run ``mpcheck hint`` again
+    (``mpcheck watch`` has a key for it instead).
+    """
+    levels = read_hint_levels(root)
+    total = len(HINTS[name])
+    before = levels.get(name, 0)
+    level = max(before, 1) if again else min(before + 1, total)
+    if level != before:
+        levels[name] = level
+        write_hint_levels(root, levels)
+    shown = range(1, level + 1) if again else [level]
+    parts = [_render(name, n) for n in shown]
+    if level < total:
+        if command:
+            number = name.split("_")[0]
+            parts.append(
+                _("Ask again for the next hint: mpcheck hint {number}").format(number=number)
+            )
+    else:
+        parts.append(
+            wrap(
+                _(
+                    "That was the last hint for {exercise}. The docstring at the top of {path} "
+                    "explains the pattern, and the failing test's message says what is still wrong."
+                ).format(exercise=name, path=Path("exercises", f"{name}.py"))
+            )
+        )
+    return "\n\n".join(parts)
+
+
 def hint_command(args: argparse.Namespace) -> int:
     """Show the next hint of ``args.exercise`` (or all shown so far with ``--all``)."""
     root: Path = args.root
@@ -220,26 +261,5 @@ def hint_command(args: argparse.Namespace) -> int:
             return 2
     else:
         name = _default_exercise(root)
-    levels = read_hint_levels(root)
-    total = len(HINTS[name])
-    before = levels.get(name, 0)
-    level = max(before, 1) if args.all else min(before + 1, total)
-    if level != before:
-        levels[name] = level
-        write_hint_levels(root, levels)
-    shown = range(1, level + 1) if args.all else [level]
-    print("\n\n".join(_render(name, n) for n in shown))
-    print()
-    number = name.split("_")[0]
-    if level < total:
-        print(_("Ask again for the next hint: mpcheck hint {number}").format(number=number))
-    else:
-        print(
-            wrap(
-                _(
-                    "That was the last hint for {exercise}. The docstring at the top of {path} "
-                    "explains the pattern, and the failing test's message says what is still wrong."
-                ).format(exercise=name, path=Path("exercises", f"{name}.py"))
-            )
-        )
+    print(hints_text(root, name, again=args.all))
     return 0

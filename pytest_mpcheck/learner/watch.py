@@ -13,18 +13,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import select
 import shlex
 import signal
 import subprocess
 import sys
+import termios
 import time
+import tty
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from pytest_mpcheck import reaper
 from pytest_mpcheck.i18n import _, current_language
+from pytest_mpcheck.learner.hints import hints_text
 from pytest_mpcheck.learner.progress import (
     LastRun,
     ProgressFileError,
@@ -34,7 +38,7 @@ from pytest_mpcheck.learner.progress import (
 from pytest_mpcheck.learner.status import exercise_file, next_exercise, progress_line
 from pytest_mpcheck.proctree import descendants, kill_session, kill_tree
 
-__all__ = ["Watcher", "file_stamp", "watch_command"]
+__all__ = ["Keys", "Quit", "Watcher", "file_stamp", "watch_command"]
 
 Stamp = tuple[int, int, int] | None
 
@@ -67,6 +71,60 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+class Keys:
+    """Single key presses from the terminal, read without waiting for Enter.
+
+    Only when standard input is a terminal: it is put in cbreak mode (Ctrl-C
+    still interrupts) and given back as it was on exit. Otherwise, and after the
+    end of input, :meth:`read` just waits.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        stream = sys.stdin if stream is None else stream
+        try:
+            self.fd: int | None = stream.fileno() if stream.isatty() else None
+        except (AttributeError, OSError, ValueError):
+            self.fd = None
+        self._saved: list[Any] | None = None
+
+    @property
+    def available(self) -> bool:
+        """Whether key presses can be read."""
+        return self.fd is not None
+
+    def __enter__(self) -> Keys:
+        if self.fd is not None:
+            try:
+                self._saved = termios.tcgetattr(self.fd)
+                tty.setcbreak(self.fd)
+            except termios.error:
+                self.fd = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None and self._saved is not None:
+            with contextlib.suppress(termios.error):
+                termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+
+    def read(self, timeout: float) -> str | None:
+        """Return the key pressed within ``timeout`` seconds (lower case), or ``None``."""
+        if self.fd is None:
+            time.sleep(timeout)
+            return None
+        ready, _w, _x = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return None
+        data = os.read(self.fd, 64)
+        if not data:  # end of input: no more keys, only waiting
+            self.fd = None
+            return None
+        return data.decode("utf-8", "ignore")[:1].lower() or None
+
+
+class Quit(KeyboardInterrupt):
+    """The learner pressed q: leave as after Ctrl-C."""
+
+
 class Watcher:
     """The watch loop for one kit folder."""
 
@@ -79,6 +137,7 @@ class Watcher:
         clear: bool = True,
         pytest_args: Sequence[str] = (),
         out: TextIO | None = None,
+        keys: Keys | None = None,
     ) -> None:
         self.root = root
         self.exercise = exercise
@@ -89,6 +148,7 @@ class Watcher:
         self.done: set[str] = set()
         self._child: subprocess.Popen[bytes] | None = None
         self.tested: Stamp = None  # the file as the last run saw it
+        self.keys = Keys(stream=None) if keys is None else keys
 
     # -- output ---------------------------------------------------------------
 
@@ -161,22 +221,26 @@ class Watcher:
                 )
             )
             proc = self._start(name)
-            restarted = False
+            restart: str | None = None
             try:
-                while True:
-                    try:
-                        code = proc.wait(timeout=self.interval)
+                while proc.poll() is None:
+                    key = self.keys.read(self.interval)
+                    if key == "q":
+                        raise Quit
+                    if key == "r":
+                        restart = _("Restarting the tests.")
+                    elif file_stamp(path) != stamp:
+                        restart = _("{path} changed: restarting the tests.").format(
+                            path=self._shown(name)
+                        )
+                    if restart is not None:
                         break
-                    except subprocess.TimeoutExpired:
-                        pass
-                    if file_stamp(path) != stamp:
-                        restarted = True
-                        break
+                code = proc.returncode
             finally:
                 self.stop_child()
-            if not restarted:
+            if restart is None:
                 return code
-            self.say(_("{path} changed: restarting the tests.").format(path=self._shown(name)))
+            self.say(restart)
 
     # -- the loop -------------------------------------------------------------
 
@@ -192,8 +256,17 @@ class Watcher:
                 time.sleep(min(self.interval, 0.2))
                 if file_stamp(path) == now:
                     return
-            else:
-                time.sleep(self.interval)
+                continue
+            key = self.keys.read(self.interval)
+            if key == "q":
+                raise Quit
+            if key in ("r", "\n"):
+                return
+            if key == "h":
+                self.say()
+                self.say(hints_text(self.root, name, command=False))
+                self.say()
+                self.say(self._waiting_line(name))
 
     def report(self, name: str, code: int) -> bool:
         """Say how the run of ``name`` went and where the learner stands; True if it passed."""
@@ -220,6 +293,10 @@ class Watcher:
         return code == 0
 
     def _waiting_line(self, name: str) -> str:
+        if self.keys.available:
+            return _(
+                "Edit {path} and save it to re-run its tests. Keys: h a hint, r run again, q quit."
+            ).format(path=self._shown(name))
         return _(
             "Edit {path} and save it to re-run its tests. Stuck? mpcheck hint {number}. "
             "Ctrl-C to stop."
@@ -295,7 +372,8 @@ def watch_command(args: argparse.Namespace) -> int:
         sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)
     }
     try:
-        return watcher.run()
+        with watcher.keys:
+            return watcher.run()
     except KeyboardInterrupt:
         watcher.stop_child()
         print(file=watcher.out)
