@@ -84,6 +84,14 @@ class PidsCgroup:
         except (OSError, ValueError):
             return []
 
+    def tasks(self) -> int | None:
+        """How many tasks (processes and threads) it holds now."""
+        try:
+            with open(os.path.join(self.path, "pids.current")) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return None
+
     def peak(self) -> int | None:
         """The most tasks (processes and threads) it held at once, where the kernel says."""
         try:
