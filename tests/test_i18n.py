@@ -166,7 +166,7 @@ LANGUAGE_PROBE = """
     from pytest_mpcheck.i18n import _, current_language
 
     def test_language():
-        print("LANGUAGE=" + current_language() + " ENV=" + os.environ["MPCHECK_LANG"])
+        print("LANGUAGE=" + current_language() + " ENV=" + os.environ.get("MPCHECK_LANG", "-"))
         print("SAYS=" + _("Nothing changed."))
         # A child process (as the sandbox starts them) speaks the same language.
         code = "from pytest_mpcheck.i18n import _; print(_('Nothing changed.'))"
@@ -211,16 +211,23 @@ def test_ini_chooses_korean_and_the_option_wins(
 
 
 @pytest.mark.parametrize(
-    ("env", "expected"),
-    [({"LANG": "ko_KR.UTF-8"}, "ko"), ({}, "en")],
+    ("env", "expected", "said"),
+    [
+        ({"LANG": "ko_KR.UTF-8"}, "ko", "아무것도 바꾸지 않았습니다."),
+        ({}, "en", "Nothing changed."),
+    ],
 )
 def test_default_comes_from_the_locale(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    expected: str,
+    said: str,
 ) -> None:
     _clean_env(monkeypatch, **env)
     pytester.makepyfile(LANGUAGE_PROBE)
     result = pytester.runpytest_subprocess("-s")
-    result.stdout.fnmatch_lines([f"*LANGUAGE={expected} ENV={expected}*"])
+    result.stdout.fnmatch_lines([f"*LANGUAGE={expected} ENV=-*", f"*CHILD={said}*"])
 
 
 def test_a_bad_language_is_a_one_sentence_usage_error(

@@ -2,9 +2,9 @@
 
 The choice is made first thing at configure time, so every message any part of
 the plugin builds afterwards (diagnoses, the progress table, hang reports) is in
-that language. It is also put in ``MPCHECK_LANG`` for the run's child processes
-(the sandbox's children, pytest-xdist workers, subprocesses of the learner's
-loop), which choose their language from the environment.
+that language. A language chosen by option or ini is also put in
+``MPCHECK_LANG`` for the run's child processes (the sandbox's children,
+pytest-xdist workers), which choose theirs from the environment.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from pytest_mpcheck.i18n import LANGUAGES, _, detect_language, set_language
+from pytest_mpcheck.i18n import LANGUAGES, _, set_language
 from pytest_mpcheck.plugin import option_group
 
 LANG_HELP = (
@@ -55,9 +55,11 @@ def pytest_configure(config: pytest.Config) -> None:
                 choices=", ".join(LANGUAGES), value=wanted
             )
         ) from None
-    config.stash[_previous_env] = (os.environ.get("MPCHECK_LANG"), language)
-    # Children (sandboxed calls, xdist workers) read the environment, not our options.
-    os.environ["MPCHECK_LANG"] = language
+    if wanted is not None:
+        # Children (sandboxed calls, xdist workers) read the environment, not our
+        # options. A language that came from the environment needs no export.
+        config.stash[_previous_env] = (os.environ.get("MPCHECK_LANG"), language)
+        os.environ["MPCHECK_LANG"] = language
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -70,4 +72,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ.pop("MPCHECK_LANG", None)
     else:
         os.environ["MPCHECK_LANG"] = before
-    set_language(detect_language())
+    set_language(None)
