@@ -6,8 +6,10 @@ other start methods are the kit's own tests' business.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -25,8 +27,7 @@ HOSTILE = ROOT / "tests" / "corpus" / "hostile"
 EXERCISES = ("ex1_process", "ex2_pool", "ex3_queue", "ex4_manager", "ex5_speedup")
 
 pytestmark = pytest.mark.skipif(
-    not list(KIT.glob("test_ex*.py"))
-    or "fork" not in __import__("multiprocessing").get_all_start_methods(),
+    not list(KIT.glob("test_ex*.py")) or "fork" not in multiprocessing.get_all_start_methods(),
     reason="needs the kit's tests and the fork start method",
 )
 
@@ -121,3 +122,77 @@ def test_grades_the_reference_and_a_hostile_submission(tmp_path: Path) -> None:
         for proc in survivors:
             proc.kill()
     assert not survivors, "a process a submission started survived grading"
+
+
+CORPUS_CASES = ("kill_pgroup", "fork_flood", "output_flood", "double_fork_escape", "kill_self")
+
+
+def _carrying(var: str, value: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(var) == value and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_grades_hostile_corpus_cases_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    mark = f"{os.getpid()}-{time.monotonic_ns()}"
+    subs = []
+    for case in CORPUS_CASES:
+        folder = tmp_path / "subs" / case
+        shutil.copytree(HOSTILE / case, folder)
+        subs.append(str(folder))
+    out = tmp_path / "grades.csv"
+    env = {**os.environ, "MPCHECK_GRADE_TEST_MARK": mark}
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest_mpcheck.cli",
+            "grade",
+            *subs,
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--kit",
+            str(KIT),
+            "--timeout",
+            "300",
+            "--pytest-arg=--mp-start-methods=fork",
+            "--pytest-arg=-k",
+            "--pytest-arg=ex1_process",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    deadline = time.monotonic() + 5
+    survivors = _carrying("MPCHECK_GRADE_TEST_MARK", mark)
+    while survivors and time.monotonic() < deadline:
+        time.sleep(0.2)
+        survivors = _carrying("MPCHECK_GRADE_TEST_MARK", mark)
+    described = [" ".join(p.cmdline()[:4]) for p in survivors if p.is_running()]
+    for proc in survivors:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    assert result.returncode == 0, result.stderr
+    with open(out, newline="") as handle:
+        rows = {row["submission"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == set(CORPUS_CASES)
+    for case, row in rows.items():
+        assert row["ex1_process"] == "0", (case, row)
+        assert row["max_score"] == "100", (case, row)
+        report = json.loads((tmp_path / "subs" / case / "results.json").read_text())
+        ex1 = [t for t in report["tests"] if t["name"].startswith("ex1_process: ")]
+        assert ex1, case
+        assert all(t["status"] == "failed" and t["output"] for t in ex1), case
+    assert elapsed < 600
+    assert not described, f"processes of a submission survived grading: {described}"
