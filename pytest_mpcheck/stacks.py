@@ -83,6 +83,29 @@ _BOOTSTRAP_FUNCTIONS = {
 # feeder thread to push buffered items into a pipe that nobody reads.
 _FLUSH_FUNCTIONS = {"Queue._finalize_join"}
 
+# Python 3.10 has no co_qualname, so py-spy gives bare names there ("get"); name
+# the calls a report is about as 3.11+ does, so reports and diagnoses read alike.
+_QUALIFIED = {
+    ("multiprocessing/queues.py", "get"): "Queue.get",
+    ("multiprocessing/queues.py", "put"): "Queue.put",
+    ("multiprocessing/queues.py", "join"): "JoinableQueue.join",
+    ("multiprocessing/queues.py", "_feed"): "Queue._feed",
+    ("multiprocessing/queues.py", "_finalize_join"): "Queue._finalize_join",
+    ("multiprocessing/process.py", "join"): "BaseProcess.join",
+    ("multiprocessing/process.py", "start"): "BaseProcess.start",
+    ("multiprocessing/process.py", "run"): "BaseProcess.run",
+    ("multiprocessing/process.py", "_bootstrap"): "BaseProcess._bootstrap",
+    ("multiprocessing/popen_fork.py", "wait"): "Popen.wait",
+    ("multiprocessing/popen_fork.py", "poll"): "Popen.poll",
+    ("multiprocessing/managers.py", "_callmethod"): "BaseProxy._callmethod",
+    ("threading.py", "join"): "Thread.join",
+    ("threading.py", "run"): "Thread.run",
+    ("threading.py", "_bootstrap"): "Thread._bootstrap",
+    ("threading.py", "_bootstrap_inner"): "Thread._bootstrap_inner",
+    ("threading.py", "_wait_for_tstate_lock"): "Thread._wait_for_tstate_lock",
+    ("queue.py", "get"): "Queue.get",
+}
+
 _full_default: bool | None = None
 
 
@@ -374,16 +397,20 @@ def _parse(pid: int, role: str, raw: Any, *, full: bool, command: str) -> Proces
         frames: list[StackFrame] = []
         for raw_frame in reversed(entry.get("frames") or []):  # outermost first
             filename = str(raw_frame.get("filename") or "?")
+            short = str(raw_frame.get("short_filename") or filename)
+            function = str(raw_frame.get("name") or "?")
             line = int(raw_frame.get("line") or 0)
             kind = _classify(filename)
+            if kind == "library" and "." not in function:
+                function = _QUALIFIED.get((short.replace("\\", "/"), function), function)
             code = ""
             if kind == "learner" and line > 0:
                 code = linecache.getline(filename, line).strip()
             frames.append(
                 StackFrame(
-                    function=str(raw_frame.get("name") or "?"),
+                    function=function,
                     file=filename,
-                    short_file=str(raw_frame.get("short_filename") or filename),
+                    short_file=short,
                     line=line,
                     kind=kind,
                     code=code,
