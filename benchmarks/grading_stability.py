@@ -63,14 +63,22 @@ def main() -> int:
     parser.add_argument("--submission", type=Path, default=ROOT / "solutions")
     parser.add_argument("--kit", type=Path, default=ROOT / "exercises")
     parser.add_argument("--timeout", default="600")
+    parser.add_argument(
+        "--pytest-arg",
+        action="append",
+        default=[],
+        help="passed on to mpcheck grade (e.g. --pytest-arg=--mp-start-methods=fork)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mpcheck-stability-"))
     try:
         submission = work / "submission"
         shutil.copytree(args.submission, submission, ignore=shutil.ignore_patterns("__pycache__"))
         out = work / "grades.csv"
-        extra = ["--timeout", args.timeout]
+        extra = ["--timeout", args.timeout, *(f"--pytest-arg={a}" for a in args.pytest_arg)]
         print(f"{args.runs} gradings of {args.submission} per condition, kit {args.kit}")
+        if args.pytest_arg:
+            print(f"grading pytest given: {' '.join(args.pytest_arg)}")
         print(f"{'condition':<12} {'scores':<48} {'spread':>6} {'s/grade':>8}  statuses")
         for condition in ("idle", "1 CPU hog"):
             hog = competitor() if condition != "idle" else None

@@ -28,10 +28,18 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--submission", type=Path, default=ROOT / "solutions")
     parser.add_argument("--kit", type=Path, default=ROOT / "exercises")
+    parser.add_argument(
+        "--pytest-arg",
+        action="append",
+        default=[],
+        help="passed on to mpcheck grade (e.g. --pytest-arg=--mp-start-methods=fork)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mpcheck-throughput-"))
     try:
         print(f"{args.copies} copies of {args.submission}, kit {args.kit}")
+        if args.pytest_arg:
+            print(f"grading pytest given: {' '.join(args.pytest_arg)}")
         print(f"{'jobs':>4} {'wall s':>8} {'subs/min':>9} {'s/sub':>7}  scores")
         for jobs in args.jobs:
             folder = work / f"jobs{jobs}"
@@ -55,6 +63,7 @@ def main() -> int:
                     str(args.kit),
                     "--jobs",
                     str(jobs),
+                    *(f"--pytest-arg={a}" for a in args.pytest_arg),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
