@@ -86,6 +86,7 @@ class Keys:
         except (AttributeError, OSError, ValueError):
             self.fd = None
         self._saved: list[Any] | None = None
+        self._saved_fd = -1
 
     @property
     def available(self) -> bool:
@@ -96,15 +97,17 @@ class Keys:
         if self.fd is not None:
             try:
                 self._saved = termios.tcgetattr(self.fd)
+                self._saved_fd = self.fd
                 tty.setcbreak(self.fd)
             except termios.error:
                 self.fd = None
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.fd is not None and self._saved is not None:
-            with contextlib.suppress(termios.error):
-                termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+        if self._saved is not None:
+            with contextlib.suppress(termios.error, OSError):
+                termios.tcsetattr(self._saved_fd, termios.TCSADRAIN, self._saved)
+            self._saved = None
 
     def read(self, timeout: float) -> str | None:
         """Return the key pressed within ``timeout`` seconds (lower case), or ``None``."""
@@ -376,8 +379,9 @@ def watch_command(args: argparse.Namespace) -> int:
             return watcher.run()
     except KeyboardInterrupt:
         watcher.stop_child()
-        print(file=watcher.out)
-        print(_("Stopped watching."), file=watcher.out)
+        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+            watcher.say()
+            watcher.say(_("Stopped watching."))
         return 0
     finally:
         watcher.stop_child()
