@@ -7,7 +7,11 @@ imports is re-exported here.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+# Not ``from typing import TYPE_CHECKING``: importing typing costs every sandbox
+# child and spawned worker start-up a noticeable share of its time (mypy treats
+# any name TYPE_CHECKING this way).
+TYPE_CHECKING = False
 
 # Keep this module import-light: every sandbox child, and every process a learner's
 # code starts under spawn or forkserver, imports ``pytest_mpcheck`` (scenarios,
@@ -15,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 # are loaded on first use (PEP 562): add a name to _LAZY and to the TYPE_CHECKING
 # block, never as a plain top-level import.
 if TYPE_CHECKING:
+    from typing import Any
+
     from pytest_mpcheck.exceptions import MpcheckError, MpcheckUsageError, MpcheckWarning
     from pytest_mpcheck.processes import ProcessGroup, ProcessGroupError
     from pytest_mpcheck.queues import QueueTimeoutError, TimeoutQueue

@@ -52,7 +52,9 @@ def where():
         "probe_dir": os.environ.get("MPCHECK_PROBE_DIR"),
         "cwd": os.getcwd(),
         "cwd_entries": os.listdir("."),
-        "heavy_modules": sorted(m for m in ("pytest", "_pytest", "psutil") if m in sys.modules),
+        "heavy_modules": sorted(
+            m for m in ("pytest", "_pytest", "psutil", "typing") if m in sys.modules
+        ),
         "first_path": sys.path[0],
     }
 
@@ -89,7 +91,7 @@ def test_the_child_runs_under_the_method_in_a_fresh_directory(
     assert seen["cwd"] != str(impl)
     assert seen["cwd_entries"] == []
     assert seen["first_path"] == str(impl.resolve())
-    # Start-up stays light: no pytest, no psutil in the child.
+    # Start-up stays light: no pytest, no psutil, not even typing in the child.
     assert seen["heavy_modules"] == []
     assert outcome.leftovers == []
 

@@ -7,9 +7,11 @@ The names are loaded lazily (PEP 562): the sandbox's child process imports
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not from typing: the child must start fast (mypy knows the name)
 if TYPE_CHECKING:
+    from typing import Any
+
     from pytest_mpcheck.sandbox.outcome import STATUSES, CallOutcome
     from pytest_mpcheck.sandbox.supervisor import SandboxError, run_call
 

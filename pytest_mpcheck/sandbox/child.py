@@ -34,12 +34,16 @@ import pickle
 import signal
 import sys
 import time
-import traceback
-from collections.abc import Callable
-from types import ModuleType
-from typing import Any
 
 from pytest_mpcheck.sandbox.protocol import KIND_PHASE, KIND_RESULT, encode_frame
+
+# Not ``from typing import TYPE_CHECKING``: typing (and traceback, imported where an
+# exception is formatted) cost a noticeable share of this process's start-up.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
 
 # Captured when this module is imported, before any learner code: a learner who
 # patches time.perf_counter, time.sleep or pickle.dumps cannot reach these.
@@ -275,6 +279,8 @@ def _trimmed_traceback(exc: BaseException, impl_dir: str) -> str:
 
     Without any learner frame, drop only this module's and importlib's frames.
     """
+    import traceback
+
     try:
         te = traceback.TracebackException.from_exception(exc)
         seen: set[int] = set()
@@ -309,6 +315,8 @@ def _location(exc: BaseException, impl_dir: str) -> str | None:
     """``"ex1_process.py, line 12, in start_workers"``: the innermost learner frame."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{os.path.basename(exc.filename)}, line {exc.lineno}"
+    import traceback
+
     try:
         frames = traceback.extract_tb(exc.__traceback__)
     except Exception:
@@ -327,6 +335,8 @@ def _safe_str(exc: BaseException) -> str:
 
 
 def _safe_format(exc: BaseException) -> str:
+    import traceback
+
     try:
         return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     except BaseException:

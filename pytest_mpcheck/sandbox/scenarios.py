@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import functools
 import os
-from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False  # not from typing: importing it costs every worker start-up
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any
 
 __all__ = ["call_function", "ex1_exitcodes", "ex1_probe", "nothing", "read_pids", "record_pid"]
 
