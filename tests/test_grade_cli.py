@@ -357,14 +357,25 @@ def test_usage_errors_are_one_sentence(
     assert "1 or more" in capsys.readouterr().err
 
 
-def test_interrupt_keeps_finished_rows_and_kills_the_run(tmp_path: Path, kit: Path) -> None:
-    marker = f"mpcheck-interrupted-{os.getpid()}-{time.monotonic_ns()}"
+def _carrying(var: str, value: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(var) == value and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_stopping_the_grader_keeps_finished_rows_and_kills_the_run(
+    tmp_path: Path, kit: Path, signum: int
+) -> None:
+    mark = f"{os.getpid()}-{time.monotonic_ns()}"
     subs = tmp_path / "subs"
-    slow = make_submission(
-        subs,
-        "slow",
-        {"ex1_process": f"import time\nMARK = '{marker}'\ntime.sleep(300)\n"},
-    )
+    done = make_submission(subs, "done")
+    slow = make_submission(subs, "slow", {"ex1_process": "import time\ntime.sleep(300)\n"})
     out = tmp_path / "grades.csv"
     proc = subprocess.Popen(
         [
@@ -372,6 +383,7 @@ def test_interrupt_keeps_finished_rows_and_kills_the_run(tmp_path: Path, kit: Pa
             "-m",
             "pytest_mpcheck.cli",
             "grade",
+            str(done),
             str(slow),
             "--out",
             str(out),
@@ -380,24 +392,35 @@ def test_interrupt_keeps_finished_rows_and_kills_the_run(tmp_path: Path, kit: Pa
         ],
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "MPCHECK_GRADE_TEST_MARK": mark},
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # until the submission is being graded
-            kids = psutil.Process(proc.pid).children(recursive=True)
-            if any("pytest" in " ".join(k.cmdline()) for k in kids if k.is_running()):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until "done" is graded and "slow" started
+            if out.exists() and "done" in out.read_text():
                 break
             time.sleep(0.2)
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
+        time.sleep(1.5)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130, err
-    assert "Interrupted" in err
-    assert "slow" not in rows(out) if out.exists() else True
+    deadline = time.monotonic() + 10
+    survivors = _carrying("MPCHECK_GRADE_TEST_MARK", mark)
+    while survivors and time.monotonic() < deadline:
+        time.sleep(0.2)
+        survivors = _carrying("MPCHECK_GRADE_TEST_MARK", mark)
+    for survivor in survivors:
+        survivor.kill()
+    assert not survivors, "a grading run outlived the grader"
+    graded = rows(out)
+    assert graded["done"]["score"] == "100"
+    assert "slow" not in graded
+    if signum != signal.SIGKILL:
+        assert proc.returncode == 130, err
+        assert "Interrupted" in err
 
 
 def test_gradescope_bundle_runs_like_gradescope(tmp_path: Path, kit: Path) -> None:

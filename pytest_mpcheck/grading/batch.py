@@ -38,7 +38,7 @@ from typing import Any
 
 import psutil
 
-from pytest_mpcheck import proctree
+from pytest_mpcheck import proctree, reaper
 from pytest_mpcheck.grading.report import write_json_atomic
 from pytest_mpcheck.i18n import _
 
@@ -452,6 +452,10 @@ class Grader:
             )
             with self._active_lock:
                 self._active.add(proc.pid)
+            # If the grader itself is killed (even SIGKILL), the run's session and
+            # every descendant go with it.
+            with contextlib.suppress(Exception):
+                reaper.watch(proc.pid)
             try:
                 proc.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
@@ -488,6 +492,8 @@ class Grader:
             return []
         with self._active_lock:
             active = set(self._active)
+        with contextlib.suppress(Exception):
+            active |= reaper.helper_pids()  # the watchdog is ours, not an orphan
         strays = []
         with contextlib.suppress(psutil.Error):
             for child in psutil.Process().children():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import signal
 import sys
 import time
 from pathlib import Path
@@ -117,6 +118,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     bundle.set_defaults(func=bundle_command)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops grading as Ctrl-C does: runs killed, finished rows kept."""
+    raise KeyboardInterrupt
+
+
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -209,6 +215,7 @@ def grade_command(args: argparse.Namespace) -> int:
             )
         )
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         futures = {pool.submit(grader.grade, path, name): name for name, path in todo}
         for future in concurrent.futures.as_completed(futures):
@@ -225,6 +232,7 @@ def grade_command(args: argparse.Namespace) -> int:
         return 130
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        signal.signal(signal.SIGTERM, previous)
     if not rows:
         write_rows(out, [])
     if total:
