@@ -369,6 +369,15 @@ def test_not_implemented_inside_pool_workers_is_not_implemented(run: Run) -> Non
 
 
 @pytest.mark.mp_start_methods("spawn", "fork")
+def test_an_unpicklable_exception_without_a_message_is_still_reported(run: Run) -> None:
+    outcome = run("weird_exception")
+    assert outcome.status == "raised"
+    assert outcome.exc_type == "ex1_process.Weird"
+    assert outcome.exc_message == "<Weird whose message cannot be shown>"
+    assert outcome.location == "ex1_process.py, line 15, in start_workers"
+
+
+@pytest.mark.mp_start_methods("spawn", "fork")
 def test_sys_exit_in_the_call_is_raised_system_exit(run: Run) -> None:
     outcome = run("sys_exit")
     assert outcome.status == "raised"

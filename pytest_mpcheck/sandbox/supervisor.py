@@ -82,6 +82,8 @@ _WATCH_BACKOFF_AFTER = 2.0
 _WATCH_SLOW_INTERVAL = 0.3
 # How long to wait for output still in the pipes once every process is gone.
 _DRAIN_TIMEOUT = 2.0
+# How long the stack dumps of a hang report may take (seconds).
+_STACKS_TIMEOUT = 5.0
 # At most this many processes get a stack dump in a hang report.
 _MAX_STACKS = 8
 # Command-line marks of multiprocessing's helper processes: ended silently, never
@@ -448,7 +450,7 @@ class _Call:
         try:
             from pytest_mpcheck.stacks import dump_stacks, format_stacks
 
-            return format_stacks(dump_stacks(roles))
+            return format_stacks(dump_stacks(roles, timeout=_STACKS_TIMEOUT))
         except Exception:  # stacks unavailable: at least name the processes
             return "\n".join(
                 f"pid {p} ({role}): {_('stack unavailable')}" for p, role in roles.items()
