@@ -66,6 +66,9 @@ def cheat(method):
     return result
 
 
+plain_map_busy_helper = plain_map
+
+
 def pool2_patching(method):
     # Correct, but it makes the clocks run 100 times too fast while it works.
     real_pc, real_mono = time.perf_counter, time.monotonic
@@ -79,6 +82,8 @@ def pool2_patching(method):
 
 TESTS = """
 import functools
+import subprocess
+import sys
 import time
 
 import pytest
@@ -93,8 +98,20 @@ def _restore_clocks(monkeypatch):
         monkeypatch.setattr(time, name, getattr(time, name))
 
 
+@pytest.fixture
+def busy_helper(impl):
+    # A CPU-bound helper process, as a fixture might start, busy all the time.
+    if "busy_helper" not in impl:
+        yield
+        return
+    helper = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    yield
+    helper.kill()
+    helper.wait(10)
+
+
 @pytest.mark.parametrize("impl, method", {params})
-def test_speedup(speedup, impl, method):
+def test_speedup(speedup, busy_helper, impl, method):
     verdict = speedup(impls.run_serial, functools.partial(getattr(impls, impl), method))
     print("VERDICT", verdict.report())
 """
@@ -187,6 +204,14 @@ def test_patched_clocks_do_not_change_the_verdict(speedup_env: pytest.Pytester) 
     assert "FAILED test_it.py::test_speedup[pool2_patching" not in result.stdout.str()
 
 
+def test_a_busy_helper_process_does_not_make_serial_code_parallel(
+    speedup_env: pytest.Pytester,
+) -> None:
+    result = _run(speedup_env, [("plain_map_busy_helper", "fork")])
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([SERIAL_MESSAGE])
+
+
 def test_one_effective_cpu_skips(speedup_env: pytest.Pytester) -> None:
     if not hasattr(__import__("os"), "sched_setaffinity"):
         pytest.skip("no affinity masks on this platform")
@@ -274,7 +299,12 @@ def test_measured_in_a_child_judged_in_pytest(speedup_env: pytest.Pytester) -> N
         check=True,
         timeout=120,
     ).stdout
-    measurement = pickle.loads(out)
+    try:
+        # What the sandbox unpickles with: only builtins and our own data classes.
+        from pytest_mpcheck.sandbox.safepickle import safe_loads
+    except ImportError:  # pragma: no cover - the sandbox is another module's work
+        safe_loads = pickle.loads
+    measurement = safe_loads(out)
     assert isinstance(measurement, SpeedupMeasurement)
     verdict = judge(measurement)
     assert verdict.kind == "fail-serial", verdict.report()

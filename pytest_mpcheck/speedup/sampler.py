@@ -252,8 +252,26 @@ class TreeSampler:
             self._thread.join(5.0)
 
     # -- analysis -------------------------------------------------------------
-    def evidence(self) -> RunEvidence:
-        """Summarise the samples taken (call after the ``with`` block)."""
+    def busy_processes(self, share: float = 0.1) -> set[int]:
+        """Pids other than this process that used at least ``share`` of a CPU meanwhile."""
+        if len(self._samples) < 2:
+            return set()
+        (t0, first), (t1, last) = self._samples[0], self._samples[-1]
+        wall = t1 - t0
+        busy = set()
+        for key, value in last.items():
+            used = (value - first.get(key, 0)) / 1e9
+            if key[0] != self.root and wall > 0 and used >= share * wall:
+                busy.add(key[0])
+        return busy
+
+    def evidence(self, ignore: Iterable[int] = ()) -> RunEvidence:
+        """Summarise the samples taken (call after the ``with`` block).
+
+        ``ignore``: pids to leave out, such as background processes that were just
+        as busy while the serial version ran.
+        """
+        skip = set(ignore)
         samples = self._samples
         if len(samples) < 2:
             return EMPTY_EVIDENCE
@@ -270,6 +288,8 @@ class TreeSampler:
             on: set[int] = set()
             activity.append(on)
             for key, value in after.items():
+                if key[0] in skip:
+                    continue
                 old = before.get(key)
                 if old is None:
                     # Started during this window: all its CPU so far is in it.
