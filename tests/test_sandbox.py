@@ -370,3 +370,54 @@ def test_a_call_runs_in_a_pids_cgroup_of_its_own(impl: Path) -> None:
     assert outcome.status == "ok"
     pids_line = next(line for line in outcome.value.splitlines() if ":pids:" in line)
     assert f"/mpcheck-{os.getpid()}-" in pids_line
+
+
+# --------------------------------------------------------------------------- in a pytest run
+
+
+def test_pytest_timeout_interrupting_a_call_leaves_no_process(pytester: pytest.Pytester) -> None:
+    """pytest-timeout (signal method) raises inside run_call: the call is still cleaned up."""
+    mark = uuid.uuid4().hex
+    pytester.makepyfile(
+        f"""
+        import os
+        from pytest_mpcheck.sandbox import run_call
+
+        def test_hangs():
+            os.environ["MPCHECK_SANDBOX_TEST_MARK"] = {mark!r}
+            run_call({str(HANG)!r}, "ex1_process", "{SCENARIOS}:call_function",
+                     ("start_workers", 1), start_method="spawn", timeout=120)
+
+        def test_next_one_runs():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--timeout=3", "--timeout-method=signal", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*Timeout*"])
+    deadline = time.monotonic() + 10
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in _marked(mark) if not _is_reaper(p)]
+
+
+def test_calls_from_xdist_workers_are_independent(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+        from pytest_mpcheck.sandbox import run_call
+
+        @pytest.mark.parametrize("case", ["os_exit", "stub", "output_flood", "kill_self"])
+        def test_case(case):
+            outcome = run_call({str(HANG.parent)!r} + "/" + case, "ex1_process",
+                               "{SCENARIOS}:call_function", ("start_workers", 1),
+                               start_method="fork", timeout=60, output_limit=100)
+            expected = {{"os_exit": "crashed", "stub": "not_implemented",
+                         "output_flood": "ok", "kill_self": "crashed"}}[case]
+            assert outcome.status == expected
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
