@@ -133,6 +133,8 @@ class Kit:
     #: The outcome of the last call (its ``stdout``, ``stderr`` and ``leftovers``).
     last: Any = None
     _counter: itertools.count[int] = field(default_factory=itertools.count)
+    #: The run's speedup settings (``measure_speedup`` keyword arguments).
+    speedup: dict[str, Any] = field(default_factory=dict)
     #: Outcomes of cacheable calls, shared by the tests of one run.
     cache: dict[tuple[str, ...], Any] | None = None
 
@@ -261,7 +263,16 @@ def mpcheck_kit(request: pytest.FixtureRequest, mp_start_method: str, tmp_path: 
         probe_root=tmp_path,
         timeout=request.config.stash.get(_TIMEOUT_KEY, DEFAULT_CALL_TIMEOUT),
         cache=request.config.stash.get(_CACHE_KEY, None),
+        speedup=_speedup_settings(request.config),
     )
+
+
+def _speedup_settings(config: pytest.Config) -> dict[str, Any]:
+    try:
+        from pytest_mpcheck.speedup.plugin import get_settings
+    except ImportError:  # pragma: no cover - the speedup part is always installed
+        return {}
+    return get_settings(config).measure_kwargs()
 
 
 # -- progress: the table and .mpcheck/last-run.json ---------------------------------

@@ -345,7 +345,7 @@ def ex3_producer(module: ModuleType, items: list[Any], counts: list[int]) -> dic
         module.producer(q, list(items), n_sentinels)
         expected = len(items) + n_sentinels
         # Everything is in the pipe by now (same process): a short wait finds any extra.
-        put = _drain(q, 2.0, limit=expected)
+        put = _drain(q, 0.5, limit=expected)
         put += _drain(q, 0.1, limit=100)
         runs.append({"n_sentinels": n_sentinels, "put": _plain(put)})
     return {"runs": runs, "sentinel": repr(getattr(module, "SENTINEL", "<missing>"))}
@@ -489,12 +489,17 @@ def ex5_compare(
     return {"figures": _plain(figures), "type": type(figures).__name__, "tracked": tracker.report()}
 
 
-def ex5_speedup(module: ModuleType, data: list[int], processes: int, n: int, budget: float) -> Any:
-    """Measure ``run_serial`` against ``run_parallel`` with the plugin's speedup protocol."""
+def ex5_speedup(
+    module: ModuleType, data: list[int], processes: int, n: int, settings: dict[str, Any]
+) -> Any:
+    """Measure ``run_serial`` against ``run_parallel`` with the plugin's speedup protocol.
+
+    ``settings`` are the run's speedup options (budget, lock, minimum speedup).
+    """
     from pytest_mpcheck.speedup.measure import measure_speedup
 
     return measure_speedup(
         lambda: module.run_serial(list(data), n),
         lambda: module.run_parallel(list(data), processes, n),
-        budget=budget,
+        **settings,
     )

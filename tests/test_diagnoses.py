@@ -1,0 +1,325 @@
+"""Each learner-facing diagnosis of the kit, shown by a deliberately buggy implementation.
+
+Every case runs the kit's own tests (a copy of ``exercises/``) against one folder
+of ``tests/corpus/buggy/`` with ``--mpcheck-impl``, in a separate pytest process,
+narrowed with ``-k`` to the exercise (and test) where the mistake shows and to one
+start method, and asserts the specific message.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUGGY = ROOT / "tests" / "corpus" / "buggy"
+
+
+def run_kit(
+    pytester: pytest.Pytester,
+    impl: Path | None,
+    *args: str,
+    method: str = "spawn",
+) -> pytest.RunResult:
+    """Run a copy of the kit's tests against ``impl`` (the stubs when ``None``)."""
+    shutil.copytree(
+        ROOT / "exercises",
+        pytester.path / "exercises",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    options = ["--mpcheck-impl", str(impl)] if impl is not None else []
+    return pytester.runpytest_subprocess(
+        "exercises/",
+        *options,
+        "--mp-start-methods",
+        method,
+        "-p",
+        "no:cacheprovider",
+        "--mpcheck-call-timeout",
+        "8",
+        *args,
+    )
+
+
+# (case, -k expression, start method, lines expected in the output)
+CASES = [
+    (
+        "joined_in_loop",
+        "ex1 and same_time",
+        "spawn",
+        ["*the processes ran one after another, never at the same time*join them all in a*"],
+    ),
+    (
+        "lambda_target",
+        "ex1 and returns_finished",
+        "spawn",
+        [
+            "*start_workers sent a lambda or a function defined inside another function to a"
+            " worker process*Can't pickle local object*top level of your module*"
+        ],
+    ),
+    (
+        "worker_raises",
+        "ex1 and returns_finished",
+        "fork",
+        [
+            "process 0 (pid *) exited with code 1 instead of 0: it raised an exception. Its"
+            " traceback:",
+            "*ValueError: worker 0 cannot count*",
+        ],
+    ),
+    (
+        "worker_exits_nonzero",
+        "ex1 and returns_finished",
+        "fork",
+        ["process 0 (pid *) exited with code 3 instead of 0.*"],
+    ),
+    (
+        "not_joined",
+        "ex1 and returns_finished",
+        "fork",
+        ["process 0 (pid *) was still running when start_workers returned: join every process*"],
+    ),
+    (
+        "syntax_error",
+        "ex1 and returns_finished",
+        "fork",
+        ["ex1_process.py could not be imported: SyntaxError: *line 5*"],
+    ),
+    (
+        "crashes",
+        "ex1 and returns_finished",
+        "fork",
+        ["start_workers ended the process running it before returning*exit*code 7*"],
+    ),
+    (
+        "plain_map",
+        "ex2 and shares_the_work",
+        "fork",
+        ["parallel_map ran func in the calling process itself: nothing ran in parallel*"],
+    ),
+    (
+        "one_worker_pool",
+        "ex2 and shares_the_work",
+        "fork",
+        ["*ran every task in 1 worker process: the work was not shared*"],
+    ),
+    (
+        "lambda_in_pool",
+        "ex2 and parallel_fib",
+        "spawn",
+        ["parallel_fib sent a lambda or a function defined inside another function*"],
+    ),
+    (
+        "swallows_exception",
+        "ex2 and exceptions",
+        "fork",
+        ["func raised an exception for one value, but parallel_map returned normally*"],
+    ),
+    (
+        "pool_not_closed",
+        "ex2 and shares_the_work",
+        "fork",
+        ["2 processes were still running after parallel_map returned: pool worker (pid *)*"],
+    ),
+    (
+        "missing_sentinel",
+        "ex3 and producer",
+        "fork",
+        ["producer put no sentinel after the items*"],
+    ),
+    (
+        "missing_sentinel",
+        "ex3 and keeps_the_order",
+        "fork",
+        [
+            "every consumer was still waiting in get() after the producer had finished: no"
+            " sentinel reached them*",
+            "run_pipeline was waiting at line 31 (c.join())*",
+            "*consumer (pid *): waiting in Queue.get*",
+        ],
+    ),
+    (
+        "fewer_sentinels",
+        "ex3 and producer",
+        "fork",
+        ["producer(q, items, n_sentinels=3) put only 1 sentinel(s)*one sentinel per consumer*"],
+    ),
+    (
+        "fewer_sentinels",
+        "ex3 and stops_every_consumer",
+        "fork",
+        ["2 of 3 consumers were still waiting in get() after the producer had finished: fewer*"],
+    ),
+    (
+        "join_before_drain",
+        "ex3 and 20000",
+        "fork",
+        [
+            "run_pipeline deadlocked: it joined before draining a queue. run_pipeline was waiting"
+            " at line 32 (c.join()*",
+            "*blocked at exit, flushing a queue*",
+        ],
+    ),
+    (
+        "consumer_ignores_sentinel",
+        "ex3 and consumer_returns",
+        "fork",
+        ["consumer took items after its sentinel*"],
+    ),
+    (
+        "plain_dict",
+        "ex4 and sees_what",
+        "fork",
+        ["collect(4) returned an empty dict and list*Manager*"],
+    ),
+    (
+        "proxies_returned",
+        "ex4 and plain_copies",
+        "fork",
+        ["collect returned manager proxies (*DictProxy) rather than plain copies*"],
+    ),
+    (
+        "manager_not_shut_down",
+        "ex4 and plain_copies",
+        "fork",
+        ["the manager's process (pid *) was still running after collect returned*"],
+    ),
+    (
+        "bad_compare",
+        "ex5 and compare",
+        "fork",
+        ["compare() says speedup = *, but serial_s / parallel_s = *"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "select", "method", "lines"),
+    CASES,
+    ids=[f"{c[0]}-{c[1].split(' and ')[-1]}" for c in CASES],
+)
+def test_buggy_implementation_gets_its_diagnosis(
+    pytester: pytest.Pytester, case: str, select: str, method: str, lines: list[str]
+) -> None:
+    result = run_kit(pytester, BUGGY / case, "-k", select, method=method)
+    result.stdout.fnmatch_lines(lines)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1, result.stdout.str()
+    assert "passed" not in outcomes, result.stdout.str()
+
+
+def test_a_hang_is_stopped_and_reported_with_where_it_was_stuck(
+    pytester: pytest.Pytester,
+) -> None:
+    shutil.copytree(BUGGY / "hangs", pytester.path / "impl")
+    result = run_kit(
+        pytester,
+        pytester.path / "impl",
+        "-k",
+        "ex1 and returns_finished",
+        "--mpcheck-call-timeout",
+        "4",
+        method="fork",
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "start_workers took too long: it had not finished after 4 s under the fork start"
+            " method*",
+            "*ex1_process.py*, line *, in worker*",
+        ]
+    )
+    result.assert_outcomes(failed=1)
+
+
+def test_a_serial_run_parallel_fails_the_speedup_verdict(pytester: pytest.Pytester) -> None:
+    result = run_kit(
+        pytester,
+        BUGGY / "serial_speedup",
+        "-k",
+        "ex5 and faster",
+        # A lock of its own: this test does not wait for other runs' measurements.
+        "--mpcheck-speedup-lock",
+        str(pytester.path / "timing.lock"),
+        "--mpcheck-speedup-budget",
+        "3",
+        method="fork",
+    )
+    # On a machine too busy to judge, the verdict is a skip, never a pass.
+    outcomes = result.parseoutcomes()
+    assert "passed" not in outcomes, result.stdout.str()
+    if outcomes.get("failed"):
+        result.stdout.fnmatch_lines(["*the parallel version ran one task after another*"])
+
+
+def test_untouched_stubs_fail_at_once_naming_the_function_to_write(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_kit(pytester, None, "-rN")
+    result.assert_outcomes(failed=18)
+    result.stdout.fnmatch_lines_random(
+        [
+            f"{function} in {module}.py is not written yet (it raises NotImplementedError):"
+            f" write {function} first.*"
+            for module, function in [
+                ("ex1_process", "worker"),
+                ("ex1_process", "start_workers"),
+                ("ex2_pool", "fib"),
+                ("ex2_pool", "parallel_map"),
+                ("ex2_pool", "parallel_fib"),
+                ("ex3_queue", "producer"),
+                ("ex3_queue", "consumer"),
+                ("ex3_queue", "run_pipeline"),
+                ("ex4_manager", "worker"),
+                ("ex4_manager", "collect"),
+                ("ex5_speedup", "heavy"),
+                ("ex5_speedup", "compare"),
+            ]
+        ]
+    )
+    # Nothing was run in a sandbox: the stubs are recognised without running them.
+    assert "took too long" not in result.stdout.str()
+
+
+def test_a_stub_called_from_written_code_is_named_too(pytester: pytest.Pytester) -> None:
+    impl = pytester.path / "impl"
+    impl.mkdir()
+    # fib and parallel_fib written, parallel_map still the stub's: the file is parsed,
+    # and the first unwritten function parallel_fib needs is named.
+    stub = (ROOT / "exercises" / "ex2_pool.py").read_text(encoding="utf-8")
+    for name, body in [
+        ("fib", "return n if n < 2 else fib(n - 1) + fib(n - 2)"),
+        ("parallel_fib", "return parallel_map(fib, values, processes)"),
+    ]:
+        stub = stub.replace(
+            f'raise NotImplementedError("ex2_pool: write {name} (see the docstring at the top)")',
+            body,
+        )
+    (impl / "ex2_pool.py").write_text(stub, encoding="utf-8")
+    result = run_kit(pytester, impl, "-k", "ex2 and (fib_is or parallel_fib)")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["parallel_map in ex2_pool.py is not written yet*"])
+
+
+def test_not_implemented_raised_at_run_time_names_the_function(
+    pytester: pytest.Pytester,
+) -> None:
+    impl = pytester.path / "impl"
+    impl.mkdir()
+    (impl / "ex1_process.py").write_text(
+        "def helper(n):\n"
+        "    if n:\n"
+        "        raise NotImplementedError('write helper')\n"
+        "\n"
+        "def worker(num):\n"
+        "    print(num)\n"
+        "\n"
+        "def start_workers(n, target=worker):\n"
+        "    return helper(n)\n",
+        encoding="utf-8",
+    )
+    result = run_kit(pytester, impl, "-k", "ex1 and returns_finished", method="fork")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["helper in ex1_process.py is not written yet*write helper first*"])
