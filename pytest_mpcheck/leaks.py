@@ -23,18 +23,21 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
 import time
 from collections.abc import Generator
+from typing import Any
 
 import psutil
 import pytest
 
-from pytest_mpcheck import proctree
+from pytest_mpcheck import proctree, reaper
 from pytest_mpcheck.exceptions import MpcheckWarning
 from pytest_mpcheck.fixtures import FIXTURE_NAMES, timed_out
 from pytest_mpcheck.i18n import _
 from pytest_mpcheck.plugin import option_group
-from pytest_mpcheck.processes import is_helper_process
+from pytest_mpcheck.processes import hang_report, is_helper_process
 
 __all__ = ["LEAK_MODES", "find_leaks"]
 
@@ -205,3 +208,89 @@ def _check(item: pytest.Item, *, can_fail: bool = True) -> None:
         item.warn(MpcheckWarning(message))
     else:
         pytest.fail(message, pytrace=False)
+
+
+# --------------------------------------------------------------------------- #
+# pytest-timeout's thread method ends pytest with os._exit(): no teardown runs.
+
+
+def _hand_over_test_processes(item: pytest.Item) -> None:
+    """Report where the test's processes are stuck and hand them to the reaper.
+
+    They are not killed here: the test's thread would then go on (its ``join``
+    returns) and pytest-timeout's dump would show the wrong place. The reaper kills
+    them as soon as pytest-timeout's ``os._exit`` ends pytest.
+    """
+    before = item.stash.get(_BEFORE, None)
+    if before is None:
+        return
+    owned = item.config.stash.get(_OWNED, set())
+    procs = [
+        proc
+        for key, proc in _snapshot().items()
+        if key not in before and key not in owned and _running(proc)
+    ]
+    procs = [proc for proc in procs if not is_helper_process(proc)]
+    if not procs:
+        return
+    infos = [_describe(proc) for proc in procs]
+    for proc in procs:
+        reaper.watch(proc.pid)
+    report = hang_report({info.pid: info.name for info in infos}, timeout=5.0)
+    sys.stderr.write(
+        _("pytest-mpcheck: the timed-out test's {count} process(es) end with pytest:").format(
+            count=len(infos)
+        )
+        + "\n"
+        + "".join(f"  {info}\n" for info in infos)
+        + (report + "\n" if report else "")
+    )
+    sys.stderr.flush()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    """Under pytest-timeout's thread method, end the test's processes before it exits.
+
+    Its thread method calls ``os._exit(1)``: no fixture teardown or leak check runs,
+    and a process the test started outside the fixtures would outlive pytest (the
+    reaper covers only the fixtures' processes). So this hook sets the same timer,
+    which first reports the test's new processes and hands them to the reaper, then
+    calls pytest-timeout's own handler. With the signal method (or without pytest-timeout's
+    handler to call) it returns ``None`` and pytest-timeout proceeds as usual.
+    """
+    method = getattr(settings, "method", None)
+    timeout = getattr(settings, "timeout", None)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if not timeout or (method == "signal" and in_main_thread) or method not in ("signal", "thread"):
+        return None
+    if item.config.stash.get(_MODE, "auto") == "off":
+        return None
+    try:
+        import pytest_timeout
+
+        fire = pytest_timeout.timeout_timer
+    except (ImportError, AttributeError):
+        return None
+
+    def expire() -> None:
+        try:
+            _hand_over_test_processes(item)
+        except Exception as exc:  # never keep pytest-timeout from ending the run
+            sys.stderr.write(f"pytest-mpcheck: could not end the test's processes: {exc}\n")
+        finally:
+            fire(item, settings)
+
+    timer = threading.Timer(float(timeout), expire)
+    timer.name = f"pytest_mpcheck timeout {item.nodeid}"
+    timer.daemon = True
+
+    def cancel() -> None:
+        timer.cancel()
+        if timer is not threading.current_thread():
+            timer.join()
+
+    # pytest-timeout's own cancel hook calls item.cancel_timeout().
+    setattr(item, "cancel_timeout", cancel)  # noqa: B010
+    timer.start()
+    return True

@@ -51,18 +51,20 @@ class ProcessGroupError(MpcheckError):
     """Processes of a :class:`ProcessGroup` had to be killed at teardown."""
 
 
-def hang_report(pids: Mapping[int, str]) -> str:
+def hang_report(pids: Mapping[int, str], *, timeout: float | None = None) -> str:
     """Return where each process of ``pids`` (pid -> name) is blocked, or a plain list.
 
-    Uses :mod:`pytest_mpcheck.stacks` (py-spy); never raises, so a failing dump cannot
-    hide the deadline error it explains.
+    Uses :mod:`pytest_mpcheck.stacks` (py-spy), within ``timeout`` seconds if given;
+    never raises, so a failing dump cannot hide the deadline error it explains.
     """
     if not pids:
         return ""
     try:
         from pytest_mpcheck import stacks
 
-        return stacks.format_stacks(stacks.dump_stacks(dict(pids)))
+        if timeout is None:
+            return stacks.format_stacks(stacks.dump_stacks(dict(pids)))
+        return stacks.format_stacks(stacks.dump_stacks(dict(pids), timeout=timeout))
     except Exception as exc:  # the report is a courtesy: never let it break teardown
         lines = [_("stacks unavailable ({error})").format(error=exc)]
         for pid, name in pids.items():

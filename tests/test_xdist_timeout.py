@@ -96,9 +96,15 @@ def hang():
     note("child")
     time.sleep(600)
 
-def test_stuck_in_join(process_group, mp_manager):
+def plain():
+    note("plain")
+    time.sleep(600)
+
+def test_stuck_in_join(process_group, mp_manager, mp_context):
     pathlib.Path(os.environ["PID_DIR"], f"manager-{mp_manager._process.pid}.pid").write_text(
         str(mp_manager._process.pid))
+    # Started outside the fixtures: only the leak guard knows it belongs to the test.
+    mp_context.Process(target=plain, name="plain-child").start()
     p = process_group(hang, name="stuck-child")
     p.join()
 """
@@ -117,8 +123,9 @@ def test_signal_timeout_ends_the_test_and_its_processes(
     result.stdout.fnmatch_lines(["*Failed: Timeout (>4.0s) from pytest-timeout.*"])
     # The teardown did not wait its own 10 s deadline: it ended the child at once.
     result.stdout.fnmatch_lines(["*process_group: 1 process(es) still running 0 s after*"])
-    children = pids_in(pytester.path, "child-*.pid")
-    assert len(children) == len(METHODS)
+    result.stdout.fnmatch_lines(["*the test left 1 process(es) running; pytest-mpcheck killed*"])
+    children = pids_in(pytester.path, "child-*.pid") + pids_in(pytester.path, "plain-*.pid")
+    assert len(children) == 2 * len(METHODS)
     assert_all_gone(children + pids_in(pytester.path, "manager-*.pid"), within=0.5)
 
 
@@ -151,6 +158,13 @@ def test_thread_timeout_os_exit_leaves_nothing_behind(tmp_path: Path) -> None:
         text = out.decode(errors="replace")
         assert "Timeout" in text, text
         assert proc.returncode == 1, text
-        pids = pids_in(folder, "child-*.pid") + pids_in(folder, "manager-*.pid")
-        assert len(pids) == 2, f"{method}: {text}"
+        assert "pytest-mpcheck: the timed-out test's 3 process(es) end with pytest:" in text
+        # The stuck processes' stacks were reported before they were killed.
+        assert "plain-child" in text, text
+        pids = [
+            *pids_in(folder, "child-*.pid"),
+            *pids_in(folder, "plain-*.pid"),
+            *pids_in(folder, "manager-*.pid"),
+        ]
+        assert len(pids) == 3, f"{method}: {text}"
         assert_all_gone(pids, within=2.0 + 3.0)
