@@ -43,6 +43,7 @@ def test_gradescope_schema(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_ex3_queue=SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--mpcheck-report=out.json")
     result.assert_outcomes(passed=2, failed=2, skipped=1)
+    result.stdout.fnmatch_lines(["mpcheck report (gradescope): *out.json: 4 of 8 points"])
     report = _load(pytester.path / "out.json")
     assert set(report) >= {"score", "max_score", "tests", "execution_time"}
     assert report["score"] == 4

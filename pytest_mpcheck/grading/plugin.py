@@ -251,6 +251,21 @@ class _Feeder:
         if report.when not in ("setup", "call", "teardown"):
             _write(self.config)  # a worker crashed: save at once
 
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """Say where the report went and the score it holds."""
+        state = self.config.stash[_STATE_KEY]
+        if state.path is None or self.config.option.collectonly:
+            return
+        board = get_scoreboard(self.config)
+        terminalreporter.write_line(
+            _("mpcheck report ({format}): {path}: {score} of {max_score} points").format(
+                format=state.format,
+                path=state.path,
+                score=f"{board.score:g}",
+                max_score=f"{board.max_score:g}",
+            )
+        )
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the final report."""
