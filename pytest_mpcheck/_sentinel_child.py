@@ -19,6 +19,36 @@ from typing import Any
 __all__ = ["OutQueue", "RecordingQueue"]
 
 
+# Events are sent to the harness in batches: one pickled message per event made a
+# check of 20,000 items spend most of its time in the harness's get(). A batch is
+# sent before any blocking wait and after a sentinel, so that what the harness sees
+# is never behind where a waiting process is.
+_BATCH = 256
+_buffer: list[tuple[str, str, Any]] = []
+
+
+def _record(log: Any, role: str, kind: str, value: Any, *, flush: bool = False) -> None:
+    _buffer.append((role, kind, value))
+    if flush or len(_buffer) >= _BATCH:
+        _flush(log)
+
+
+def _flush(log: Any) -> None:
+    if _buffer:
+        batch = list(_buffer)
+        _buffer.clear()
+        log.put(batch)
+
+
+def _is_sentinel(value: Any, sentinel: Any) -> bool:
+    if value is sentinel:
+        return True
+    try:
+        return type(value) is type(sentinel) and bool(value == sentinel)
+    except Exception:
+        return False
+
+
 class RecordingQueue:
     """A queue handed to the code under test: each call is logged, then passed on.
 
@@ -26,20 +56,32 @@ class RecordingQueue:
     (the wrapped queue travels as a ``Process`` argument, as queues must).
     """
 
-    def __init__(self, inner: Any, log: Any, role: str) -> None:
+    def __init__(self, inner: Any, log: Any, role: str, sentinel: Any = None) -> None:
         self._inner = inner
         self._log = log
         self._role = role
+        self._sentinel = sentinel
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Take an item, recording the call and what it returned."""
-        self._log.put((self._role, "get", None))
+        log, role = self._log, self._role
         try:
-            item = self._inner.get(block, timeout)
+            # First without waiting: most calls find an item, and then the events
+            # can wait in the batch.
+            item = self._inner.get(False)
         except queue_module.Empty:
-            self._log.put((self._role, "empty", None))
-            raise
-        self._log.put((self._role, "got", item))
+            _record(log, role, "get", None, flush=True)
+            if not block:
+                _record(log, role, "empty", None, flush=True)
+                raise
+            try:
+                item = self._inner.get(True, timeout)
+            except queue_module.Empty:
+                _record(log, role, "empty", None, flush=True)
+                raise
+        else:
+            _record(log, role, "get", None)
+        _record(log, role, "got", item, flush=_is_sentinel(item, self._sentinel))
         return item
 
     def get_nowait(self) -> Any:
@@ -49,7 +91,7 @@ class RecordingQueue:
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         """Put an item, recording it."""
         self._inner.put(item, block, timeout)
-        self._log.put((self._role, "put", item))
+        _record(self._log, self._role, "put", item)
 
     def put_nowait(self, item: Any) -> None:
         """``put(item, False)``."""
@@ -58,11 +100,16 @@ class RecordingQueue:
     def task_done(self) -> None:
         """Mark a task done (JoinableQueue), recording it."""
         self._inner.task_done()
-        self._log.put((self._role, "task_done", None))
+        _record(self._log, self._role, "task_done", None)
+
+    def join(self) -> None:
+        """``JoinableQueue.join()``: a blocking wait, so the harness hears first."""
+        _flush(self._log)
+        self._inner.join()
 
     def __getattr__(self, name: str) -> Any:
-        # empty(), qsize(), join(), close(), ... go to the real queue. Private names
-        # are refused so that unpickling (before _inner exists) cannot recurse.
+        # empty(), qsize(), close(), ... go to the real queue. Private names are
+        # refused so that unpickling (before _inner exists) cannot recurse.
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._inner, name)
@@ -77,7 +124,7 @@ class OutQueue:
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         """Forward an item."""
-        self._log.put((self._role, "out", item))
+        _record(self._log, self._role, "out", item)
 
     def put_nowait(self, item: Any) -> None:
         """Forward an item."""
@@ -96,23 +143,23 @@ class OutQueue:
 def _producer_main(
     producer: Callable[..., Any], q: Any, items: list[Any], n: int, log: Any
 ) -> None:
-    log.put(("producer", "start", os.getpid()))
+    _record(log, "producer", "start", os.getpid(), flush=True)
     try:
         producer(q, items, n)
     except BaseException:
-        log.put(("producer", "raised", traceback.format_exc()))
+        _record(log, "producer", "raised", traceback.format_exc(), flush=True)
         sys.exit(1)
-    log.put(("producer", "returned", None))
+    _record(log, "producer", "returned", None, flush=True)
 
 
 def _consumer_main(consumer: Callable[..., Any], q: Any, out_q: Any, log: Any, role: str) -> None:
-    log.put((role, "start", os.getpid()))
+    _record(log, role, "start", os.getpid(), flush=True)
     try:
         consumer(q, out_q)
     except BaseException:
-        log.put((role, "raised", traceback.format_exc()))
+        _record(log, role, "raised", traceback.format_exc(), flush=True)
         sys.exit(1)
-    log.put((role, "returned", None))
+    _record(log, role, "returned", None, flush=True)
 
 
 def _pipeline_main(

@@ -78,6 +78,9 @@ QUEUE_KINDS = ("queue", "joinable", "manager")
 #: A pipeline that has not returned after this many seconds is looked at (py-spy)
 #: every PROBE_EVERY seconds; two identical looks at a certain deadlock end it early.
 PROBE_AFTER = 1.5
+
+#: How many of the items the second run (one sentinel fewer) uses.
+NEEDED_CHECK_ITEMS = 20
 PROBE_EVERY = 1.0
 
 # How many items a message quotes before "...".
@@ -184,7 +187,8 @@ def _drain(log: Any, sink: list[tuple[str, str, Any]], wait: float) -> int:
             entry = log.get(timeout=timeout) if timeout > 0 else log.get_nowait()
         except (queue_module.Empty, EOFError, OSError):
             return count
-        sink.append(entry)
+        # Each message is a batch of events (see _sentinel_child).
+        sink.extend(entry)
         count += 1
         timeout = 0.0
 
@@ -332,6 +336,7 @@ def _run_round(
     n_consumers: int,
     n_sentinels: int,
     factory: Callable[[], Any] | str | None,
+    sentinel: Any,
     timeout: float,
     settle: float,
 ) -> tuple[_Round, str]:
@@ -357,13 +362,25 @@ def _run_round(
                 role = f"c{i}"
                 procs[role] = ctx.Process(
                     target=_consumer_main,
-                    args=(consumer, RecordingQueue(q, log, role), OutQueue(log, role), log, role),
+                    args=(
+                        consumer,
+                        RecordingQueue(q, log, role, sentinel),
+                        OutQueue(log, role),
+                        log,
+                        role,
+                    ),
                     name=f"mpcheck-consumer-{i + 1}",
                     daemon=True,
                 )
             procs["producer"] = ctx.Process(
                 target=_producer_main,
-                args=(producer, RecordingQueue(q, log, "producer"), items, n_sentinels, log),
+                args=(
+                    producer,
+                    RecordingQueue(q, log, "producer", sentinel),
+                    items,
+                    n_sentinels,
+                    log,
+                ),
                 name="mpcheck-producer",
                 daemon=True,
             )
@@ -654,11 +671,14 @@ def _judge_enough(
 
     # Every item taken exactly once.
     if not rnd.stuck:
-        counts = Counter(map(repr, taken_items))
-        twice = sorted({r for r, c in counts.items() if c > 1})
-        if twice:
+        # Compared by repr: items need not be hashable. Messages quote the objects.
+        examples = {repr(x): x for x in [*items, *taken_items]}
+        surplus = Counter(map(repr, taken_items)) - Counter(map(repr, items))
+        if surplus:
             problems.append(
-                _("items taken more than once: {sample}").format(sample=", ".join(twice[:_SAMPLE]))
+                _("items taken more often than they were put: {sample}").format(
+                    sample=_sample([examples[r] for r in surplus.elements()])
+                )
             )
         left_items = [x for x in rnd.leftover if not _is_sentinel(x, sentinel)]
         left_sentinels = len(rnd.leftover) - len(left_items)
@@ -815,6 +835,7 @@ def check_sentinel_shutdown(
         n_consumers=n_consumers,
         n_sentinels=n_consumers,
         factory=queue_factory,
+        sentinel=sentinel,
         timeout=timeout,
         settle=settle,
     )
@@ -824,14 +845,16 @@ def check_sentinel_shutdown(
     exitcodes = {rnd.roles[r].label: code for r, code in rnd.exitcodes.items()}
     if not problems and check_needed:
         fewer = n_consumers - 1
+        # A few items are enough to see whether a consumer stops without its sentinel.
         rnd_b, _kind = _run_round(
             ctx,
             producer,
             consumer,
-            items,
+            items[:NEEDED_CHECK_ITEMS],
             n_consumers=n_consumers,
             n_sentinels=fewer,
             factory=queue_factory,
+            sentinel=sentinel,
             timeout=timeout,
             settle=settle,
         )
