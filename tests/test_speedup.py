@@ -159,7 +159,7 @@ def _not_failed_and_parallel(result: pytest.RunResult, expected: int) -> None:
 
 def test_correct_pool_is_never_failed(speedup_env: pytest.Pytester) -> None:
     params = [("pool2", "spawn"), ("pool2", "forkserver"), ("pool2", "fork")]
-    result = _run(speedup_env, params)
+    result = _run(speedup_env, params, "--mpcheck-speedup-budget=3")
     _not_failed_and_parallel(result, 3)
 
 
@@ -228,8 +228,13 @@ def test_one_effective_cpu_skips(speedup_env: pytest.Pytester) -> None:
     )
 
 
-def test_xdist_workers_share_the_cpus(speedup_env: pytest.Pytester) -> None:
-    result = _run(speedup_env, [("pool2", "fork"), ("pool1", "fork")], "-n", "2")
+def test_xdist_workers_share_the_cpus(
+    speedup_env: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What pytest-xdist sets in each worker's environment (a real `-n 2` run costs
+    # two more interpreters' start-up for the same check).
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    result = _run(speedup_env, [("pool2", "fork"), ("pool1", "fork")])
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(
         ["*cannot judge speedup here: fewer than 2 effective CPUs (1 (*xdist share 1))*"]
@@ -324,7 +329,7 @@ def test_options_reach_the_fixture(speedup_env: pytest.Pytester) -> None:
             assert speedup.lock_path.name == "my.lock"
         """
     )
-    result = speedup_env.runpytest_subprocess(
+    result = speedup_env.runpytest(
         "--mpcheck-speedup-budget=2", "--mpcheck-speedup-lock=/tmp/x/my.lock"
     )
     result.assert_outcomes(passed=1)
@@ -349,6 +354,6 @@ def test_options_reach_the_fixture(speedup_env: pytest.Pytester) -> None:
 )
 def test_bad_option_values(speedup_env: pytest.Pytester, option: str, message: str) -> None:
     speedup_env.makepyfile(test_nothing="def test_nothing():\n    pass\n")
-    result = speedup_env.runpytest_subprocess(option)
+    result = speedup_env.runpytest(option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message}*"])

@@ -86,7 +86,7 @@ def test_measurements_from_two_processes_never_overlap(tmp_path: Path) -> None:
         subprocess.Popen(
             [sys.executable, "-c", RECORDER, str(path)], stdout=subprocess.PIPE, text=True
         )
-        for _ in range(3)
+        for _ in range(2)
     ]
     spans = []
     for proc in procs:
