@@ -4,9 +4,15 @@ It runs in the pytest process and never imports or unpickles learner code. The
 child (``child.py``) runs in its own session with a fresh working directory;
 this side keeps the deadline on its own clock, drains the child's output,
 watches how many processes the call has (``RLIMIT_NPROC`` does nothing for root,
-so a fork flood is stopped from here), and afterwards kills everything of the
-call that is still alive: the child's tree (double-forked orphans included: the
-child is their subreaper), its session, and every process seen during the call.
+so a fork flood is stopped from here, and by a pids cgroup where one can be
+made), and afterwards freezes and kills everything of the call that is still
+alive: the child's tree (double-forked orphans included: the child is their
+subreaper), its session, its cgroup, every process seen during the call and
+every process whose environment carries the call's mark.
+
+The result comes back through a pipe (frames carrying a secret token, see
+``protocol.py``), with a file as fallback; it is unpickled by
+``safepickle.safe_loads``, never by ``pickle.loads``.
 """
 
 from __future__ import annotations
@@ -63,8 +69,9 @@ __all__ = [
 # and the deadline and ``duration`` must not depend on anything it could patch.
 _clock = time.monotonic
 
-#: When set, each call appends one tab-separated line (scenario, method, status,
-#: seconds in the supervisor, seconds in the scenario) to the file it names.
+#: When set, each call appends one tab-separated line (module, scenario, method,
+#: status, seconds in the supervisor, seconds in the scenario, and when each phase
+#: began) to the file it names.
 LOG_VAR = "MPCHECK_SANDBOX_LOG"
 #: The environment variable that marks every process of one call.
 CALL_MARK_VAR = "MPCHECK_SANDBOX_CALL"
@@ -367,7 +374,7 @@ class _Call:
                                 selector.unregister(key.fileobj)
                         elif key.data == "result":
                             self._read_frames(result_r, selector)
-                    if self.result is not None or proc.poll() is not None:
+                    if self.result is not None or _exited(proc):
                         break
                     if _clock() >= next_watch:
                         # Every 100 ms at first, then less often: a long call (a
@@ -709,6 +716,21 @@ def _watch_with_reaper(pid: int) -> None:
     watch = getattr(reaper, "watch", None)
     if watch is not None:
         watch(pid)
+
+
+def _exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether the child has exited, without reaping it.
+
+    Until it is reaped its pid stays taken, so the ``killpg`` of its process group
+    that follows can never hit an unrelated group that reused the number.
+    """
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:
+        return proc.poll() is not None
+    try:
+        return waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True  # already reaped
 
 
 def _pidfd_open(pid: int) -> int | None:
