@@ -30,7 +30,7 @@ from collections import Counter
 from pytest_mpcheck.speedup import effective_cpus, judge, measure_speedup
 
 DATA = [1, 2, 3, 4]
-N = 500_000
+N = 1_000_000  # as the kit's ex5 speedup test
 
 
 def heavy(x: int, n: int = N) -> int:
@@ -76,7 +76,7 @@ IMPLEMENTATIONS = {
     "one-worker pool": (one_worker_pool, False),
     "plain map": (plain_map, False),
 }
-KINDS = ("pass", "fail-serial", "fail-slow", "cannot-judge")
+KINDS = ("pass", "fail-serial", "cannot-judge")
 
 COMPETITOR = "while True: pass"
 
@@ -110,7 +110,7 @@ def run_condition(name: str, verdicts: int, method: str, n: int) -> dict[str, ob
         expected = "pass" if good else "fail"
         row = " | ".join(str(counts.get(kind, 0)) for kind in KINDS)
         print(f"| {impl} | {expected} | {row} |")
-        wrong += counts["fail-serial"] + counts["fail-slow"] if good else counts["pass"]
+        wrong += counts["fail-serial"] if good else counts["pass"]
     print(
         f"\ntime per verdict: median {statistics.median(times):.2f} s, "
         f"max {max(times):.2f} s, over 5 s: {sum(t > 5.0 for t in times)} of {len(times)}; "

@@ -12,7 +12,6 @@ from pytest_mpcheck.speedup.sampler import RunEvidence
 from pytest_mpcheck.speedup.verdict import (
     CANNOT_JUDGE,
     FAIL_SERIAL,
-    FAIL_SLOW,
     PASS,
     classify,
     default_threshold,
@@ -129,15 +128,12 @@ def test_parallel_but_noisy_cannot_judge() -> None:
     assert "did not reach the threshold 1.25 in 2 rounds" in verdict.message
 
 
-def test_parallel_yet_never_faster_on_an_idle_machine_fails_slow() -> None:
+def test_parallel_yet_never_faster_is_never_failed_on_timing() -> None:
+    # A spawn Pool(2) started inside the timed region can eat a small workload's
+    # gain even in a correct version: timing alone never fails.
     verdict = judge(_measure(PARALLEL, [0.8, 0.9, 0.85], refs=[1.9, 1.85, 1.95]))
-    assert verdict.kind == FAIL_SLOW
-    assert "ran in several processes at once but was not faster" in verdict.message
-
-
-def test_one_fast_round_prevents_fail_slow() -> None:
-    verdict = judge(_measure(PARALLEL, [0.8, 1.3, 0.85], refs=[1.9, 1.85, 1.95]))
     assert verdict.kind == CANNOT_JUDGE
+    assert "did not reach the threshold 1.25 in 3 rounds" in verdict.message
 
 
 def test_work_the_sampler_cannot_see_passes_on_timing_only_when_clear() -> None:

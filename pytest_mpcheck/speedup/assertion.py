@@ -48,9 +48,8 @@ def assert_speedup(
 
     Both are called without arguments (use ``functools.partial`` or a lambda),
     several times each, in this process. The test fails when the evidence shows
-    that the parallel version ran one task after another (or that it ran in
-    parallel but was not faster on a machine that gave full parallelism); it is
-    skipped with "cannot judge speedup here: ..." on fewer than 2 effective CPUs
+    that the parallel version ran one task after another (never on timing
+    alone); it is skipped with "cannot judge speedup here: ..." on fewer than 2 effective CPUs
     or when the machine is too busy to tell; otherwise it returns the passing
     :class:`~pytest_mpcheck.speedup.verdict.SpeedupVerdict` (its ``report()``
     has the figures).

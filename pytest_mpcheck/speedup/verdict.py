@@ -17,10 +17,11 @@ another:
   (and one at a time in none), and the median speedup of the timed rounds
   reached the threshold. The warm-up run (first pool, forkserver, imports) only
   ever counts as evidence of serial execution: start-up can look like overlap.
-- ``fail-slow``: it ran in parallel yet was not faster at all, in every round,
-  while the reference burst shows that the machine gave full parallelism.
 - ``cannot-judge``: everything else (too few CPUs, lock not available, a busy
   machine, evidence that does not settle it). ``assert_speedup`` skips then.
+  Parallel code that is not faster is never failed on timing: process start-up
+  (85 ms for a spawn ``Pool(2)`` here) can eat a small workload's gain in a
+  correct version too.
 
 PYTEST_DONT_REWRITE (imported by the public API before pytest loads the plugin)
 """
@@ -37,7 +38,6 @@ from pytest_mpcheck.speedup.sampler import RunEvidence
 __all__ = [
     "CANNOT_JUDGE",
     "FAIL_SERIAL",
-    "FAIL_SLOW",
     "PASS",
     "SpeedupVerdict",
     "Verdict",
@@ -47,7 +47,6 @@ __all__ = [
 
 PASS = "pass"
 FAIL_SERIAL = "fail-serial"
-FAIL_SLOW = "fail-slow"
 CANNOT_JUDGE = "cannot-judge"
 
 #: A run counts as parallel when the second busiest process used at least this
@@ -71,9 +70,6 @@ SERIAL_MIN_CPU = 0.08
 INVISIBLE_COVERAGE = 0.05
 #: Reference speedup (of the ideal) below which the machine counts as busy.
 BUSY_REFERENCE_SHARE = 0.75
-#: fail-slow: every round's speedup below this, with the reference at full speed.
-SLOW_SPEEDUP = 1.05
-SLOW_REFERENCE_SHARE = 0.85
 
 
 def default_threshold(parallelism: int) -> float:
@@ -109,7 +105,7 @@ def classify(ev: RunEvidence) -> str:
 
 @dataclass(frozen=True)
 class SpeedupVerdict:
-    """A judged measurement: ``kind`` is pass, fail-serial, fail-slow or cannot-judge.
+    """A judged measurement: ``kind`` is pass, fail-serial or cannot-judge.
 
     ``message`` is the one-paragraph learner-facing reason; :meth:`report` adds
     the figures (speedup with its spread, rounds, effective CPUs, threshold).
@@ -141,8 +137,8 @@ class SpeedupVerdict:
 
     @property
     def failed(self) -> bool:
-        """True for either failure."""
-        return self.kind in (FAIL_SERIAL, FAIL_SLOW)
+        """True for a failure (the work ran one task after another)."""
+        return self.kind == FAIL_SERIAL
 
     def figures(self) -> str:
         """The figures, one per line."""
@@ -285,23 +281,6 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
                     " times as fast as the serial one (threshold {threshold:.2f})"
                 ).format(speedup=median, threshold=threshold),
                 decisive,
-            )
-        full_speed = bool(refs) and min(refs) >= SLOW_REFERENCE_SHARE * ideal
-        if (
-            len(speedups) >= 3
-            and max(speedups) < SLOW_SPEEDUP
-            and full_speed
-            and n_par * 3 >= counted * 2
-        ):
-            return verdict(
-                FAIL_SLOW,
-                _(
-                    "the parallel version ran in several processes at once but was not faster"
-                    " than the serial one (speedup {speedup:.2f}, threshold {threshold:.2f}) while"
-                    " the machine ran a reference job {ref:.2f} times as fast in parallel: the"
-                    " cost of starting processes and sending data outweighs the work. Give each"
-                    " worker more work per task and create the pool once."
-                ).format(speedup=median, threshold=threshold, ref=ref_median or 0.0),
             )
         if busy:
             reason = _(
