@@ -145,6 +145,48 @@ def _same_process(pid: int, create_time: float) -> psutil.Process | None:
         return None
 
 
+def _proc_children(pid: int) -> list[int] | None:
+    """Direct children from /proc/PID/task/*/children (Linux), or ``None`` without it."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return []
+    except OSError:
+        return None
+    children: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                children += [int(c) for c in f.read().split()]
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                continue  # the thread ended meanwhile
+            return None  # a kernel without CONFIG_PROC_CHILDREN
+        except (OSError, ValueError):
+            continue
+    return children
+
+
+def _descendant_pids(proc: psutil.Process) -> list[int]:
+    """Every descendant of ``proc``.
+
+    On Linux this walks /proc/PID/task/*/children, which costs in proportion to
+    the tree, where psutil reads the parent of every process on the machine: the
+    watchdog scans twice a second and should not load a busy machine.
+    """
+    found: list[int] = []
+    todo = [proc.pid]
+    while todo:
+        children = _proc_children(todo.pop())
+        if children is None:
+            with contextlib.suppress(psutil.Error):
+                return [child.pid for child in proc.children(recursive=True)]
+            return found
+        found += children
+        todo += children
+    return found
+
+
 class _Reaper:
     """The watchdog's state: what to kill when pytest dies."""
 
@@ -180,10 +222,10 @@ class _Reaper:
                 continue
             # A fixture's child moves into its own process group right after start.
             self._note_group(pid)
-            with contextlib.suppress(psutil.Error):
-                for child in proc.children(recursive=True):
+            for child in _descendant_pids(proc):
+                if child not in self.seen:
                     with contextlib.suppress(psutil.Error):
-                        self.seen[child.pid] = child.create_time()
+                        self.seen[child] = psutil.Process(child).create_time()
         for pid, create_time in list(self.seen.items()):
             if _same_process(pid, create_time) is None:
                 del self.seen[pid]
