@@ -13,7 +13,7 @@ from pytest_mpcheck.kit import checks
 from pytest_mpcheck.kit.plugin import Kit
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_producer_puts_items_then_one_sentinel_per_consumer(
     mpcheck_kit: Kit, mp_start_method: str
 ) -> None:
@@ -21,13 +21,24 @@ def test_producer_puts_items_then_one_sentinel_per_consumer(
     checks.ex3_producer(mpcheck_kit)
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_consumer_returns_right_after_its_sentinel(mpcheck_kit: Kit, mp_start_method: str) -> None:
     """``consumer`` forwards each item in order and stops at its sentinel, taking no more."""
     checks.ex3_consumer(mpcheck_kit)
 
 
 @pytest.mark.points(4)
+def test_producer_and_consumers_shut_down_on_their_sentinels(
+    mpcheck_kit: Kit, mp_start_method: str
+) -> None:
+    """Your producer and two of your consumers, in processes, end cleanly on the sentinels.
+
+    Checked by the plugin's sentinel-shutdown assertion, which watches every queue call.
+    """
+    checks.ex3_shutdown(mpcheck_kit)
+
+
+@pytest.mark.points(3)
 def test_run_pipeline_keeps_the_order_with_one_consumer(
     mpcheck_kit: Kit, mp_start_method: str
 ) -> None:
@@ -35,7 +46,7 @@ def test_run_pipeline_keeps_the_order_with_one_consumer(
     checks.ex3_pipeline_order(mpcheck_kit)
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_run_pipeline_stops_every_consumer(mpcheck_kit: Kit, mp_start_method: str) -> None:
     """With three consumers every item comes back once and every process exits with 0."""
     checks.ex3_pipeline_consumers(mpcheck_kit)

@@ -154,6 +154,15 @@ CASES = [
         ["2 of 3 consumers were still waiting in get() after the producer had finished: fewer*"],
     ),
     (
+        "fewer_sentinels",
+        "ex3 and shut_down",
+        "fork",
+        [
+            "sentinel check under fork (2 consumers, 200 items):",
+            "*1 of 2 consumers still waiting in `get()` after the producer finished*",
+        ],
+    ),
+    (
         "join_before_drain",
         "ex3 and 20000",
         "fork",
@@ -258,7 +267,7 @@ def test_untouched_stubs_fail_at_once_naming_the_function_to_write(
     pytester: pytest.Pytester,
 ) -> None:
     result = run_kit(pytester, None, "-rN")
-    result.assert_outcomes(failed=18)
+    result.assert_outcomes(failed=19)
     result.stdout.fnmatch_lines_random(
         [
             f"{function} in {module}.py is not written yet (it raises NotImplementedError):"

@@ -445,6 +445,21 @@ def ex3_consumer(kit: Kit) -> None:
         )
 
 
+def ex3_shutdown(kit: Kit) -> None:
+    """Producer and consumers in real processes end on their sentinels (the plugin's check)."""
+    report = kit.run(
+        "ex3_queue",
+        "ex3_shutdown",
+        EX3_ITEMS,
+        2,
+        max(3.0, kit.timeout * 0.4),
+        function="producer and consumer",
+        needs=("producer", "consumer"),
+    )
+    if report.problems:
+        fail(str(report.message))
+
+
 def _pipeline_hang(kit: Kit, ev: Mapping[str, Any], n_consumers: int, deadline: float) -> str:
     """Explain a run_pipeline that did not return: which process waited for what."""
     procs = ev.get("processes", [])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import itertools
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,6 +308,8 @@ class _Row:
     skipped: int = 0
     first_failure: str | None = None
     first_failing_test: str | None = None
+    scores: list[float] = field(default_factory=list)
+    maxima: list[float] = field(default_factory=list)
 
 
 def _rows(tests: list[Any]) -> dict[str, _Row]:
@@ -315,8 +318,8 @@ def _rows(tests: list[Any]) -> dict[str, _Row]:
         name = _exercise_of(test.nodeid)
         row = rows.setdefault(name, _Row(name))
         status = test.final_status
-        row.earned = round(row.earned + test.score, 6)
-        row.max = round(row.max + test.max_score, 6)
+        row.scores.append(test.score)
+        row.maxima.append(test.max_score)
         if status == "passed":
             row.passed += 1
         elif status == "skipped":
@@ -326,6 +329,10 @@ def _rows(tests: list[Any]) -> dict[str, _Row]:
             if row.first_failure is None:
                 row.first_failure = test.final_output or ""
                 row.first_failing_test = test.nodeid
+    for row in rows.values():
+        # fsum, then round away the float dust of n/3 shares (6.666... * 3 == 20).
+        row.earned = round(math.fsum(row.scores), 6)
+        row.max = round(math.fsum(row.maxima), 6)
     return {name: rows[name] for name in EXERCISES if name in rows}
 
 
@@ -338,7 +345,7 @@ def _kit_root(config: pytest.Config, tests: list[Any]) -> Path | None:
 
 
 def _fmt(points: float) -> str:
-    return f"{points:g}" if points == int(points) else f"{points:.1f}"
+    return f"{round(points):d}" if abs(points - round(points)) < 1e-6 else f"{points:.1f}"
 
 
 @pytest.hookimpl(trylast=True)
@@ -399,9 +406,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     results = [
         ExerciseResult(
             row.name,
-            # Round away the float dust of n/3 shares (6.666... * 3 == 20).
-            earned=round(row.earned, 6),
-            max=round(row.max, 6),
+            earned=row.earned,
+            max=row.max,
             passed=row.passed,
             failed=row.failed,
             skipped=row.skipped,

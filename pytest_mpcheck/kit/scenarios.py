@@ -503,3 +503,22 @@ def ex5_speedup(
         lambda: module.run_parallel(list(data), processes, n),
         **settings,
     )
+
+
+def ex3_shutdown(module: ModuleType, count: int, n_consumers: int, timeout: float) -> Any:
+    """Check ``producer`` and ``consumer`` together with the plugin's sentinel-shutdown check.
+
+    Returns its picklable ``ShutdownReport``.
+    """
+    from pytest_mpcheck.sentinel import check_sentinel_shutdown
+
+    return check_sentinel_shutdown(
+        module.producer,
+        module.consumer,
+        list(range(count)),
+        n_consumers=n_consumers,
+        timeout=timeout,
+        # The kit's own consumer test checks the sentinel one by one; one round is enough.
+        check_needed=False,
+        settle=0.3,
+    )

@@ -1,5 +1,6 @@
 """Correct, written differently: JoinableQueue, Process subclasses, results counted."""
 import multiprocessing
+import multiprocessing.queues
 
 SENTINEL = None
 
@@ -19,7 +20,7 @@ def consumer(q, out_q):
                 break
             out_q.put(item)
         finally:
-            if hasattr(q, "task_done"):
+            if isinstance(q, multiprocessing.queues.JoinableQueue):
                 q.task_done()
 
 
