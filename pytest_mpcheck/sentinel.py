@@ -262,6 +262,7 @@ class _Round:
     stacks: str
     flushing: list[str]  # roles stuck flushing a queue at exit
     killed: list[str]
+    start_error: str | None = None  # a learner-facing reason a process could not start
 
 
 def _make_queue(
@@ -352,6 +353,7 @@ def _run_round(
     killed: list[str] = []
     leftover: list[Any] = []
     timed_out = False
+    start_error: str | None = None
     dumped: list[ProcessStack] = []
     with contextlib.ExitStack() as stack:
         q, kind = _make_queue(ctx, factory, stack)
@@ -384,11 +386,15 @@ def _run_round(
                 name="mpcheck-producer",
                 daemon=True,
             )
-            for proc in procs.values():
-                proc.start()
+            for role_name, proc in procs.items():
+                try:
+                    proc.start()
+                except Exception as exc:
+                    start_error = _start_problem(roles[role_name].label, ctx, exc)
+                    break
             deadline = time.monotonic() + timeout
             quiet_since = time.monotonic()
-            while True:
+            while start_error is None:
                 if _drain(log, entries, 0.05):
                     quiet_since = time.monotonic()
                     _apply(entries, roles)
@@ -432,7 +438,7 @@ def _run_round(
                     if any(s.flushing_queue and s.pid == procs[r].pid for s in dumped)
                 ]
                 stacks_text = format_stacks(dumped)
-            else:
+            elif start_error is None:
                 leftover = _leftover(q)
         finally:
             killed = _kill(procs.values())
@@ -440,9 +446,28 @@ def _run_round(
                 exitcodes[role] = None if role in stuck else proc.exitcode
             _close_queue(q)
     return (
-        _Round(roles, exitcodes, leftover, stuck, timed_out, stacks_text, flushing, killed),
+        _Round(
+            roles,
+            exitcodes,
+            leftover,
+            stuck,
+            timed_out,
+            stacks_text,
+            flushing,
+            killed,
+            start_error,
+        ),
         kind,
     )
+
+
+def _start_problem(label: str, ctx: Any, exc: BaseException) -> str:
+    """Why ``label``'s process could not start: nearly always a function spawn cannot send."""
+    return _(
+        "{who} could not be started under {method}: {error}. Under spawn and forkserver "
+        "the child imports the function by name: define it at the top level of a module "
+        "(not a lambda, not a function inside another function)"
+    ).format(who=label, method=ctx.get_start_method(), error=f"{type(exc).__name__}: {exc}")
 
 
 def _pids_of(
@@ -503,6 +528,8 @@ def _judge_enough(
     timeout: float,
 ) -> list[str]:
     """Problems of the round with one sentinel per consumer."""
+    if rnd.start_error is not None:
+        return [rnd.start_error]
     problems: list[str] = []
     producer = rnd.roles["producer"]
     sentinel_text = repr(sentinel)
@@ -754,6 +781,8 @@ def _stuck_problem(label: str, rnd: _Round, role_name: str, timeout: float) -> s
 
 def _judge_needed(rnd: _Round, sentinel: Any, n_consumers: int, n_sentinels: int) -> list[str]:
     """Problems of the round with one sentinel fewer than consumers."""
+    if rnd.start_error is not None:
+        return [rnd.start_error]
     problems: list[str] = []
     for i in range(n_consumers):
         role = rnd.roles[f"c{i}"]
@@ -928,7 +957,20 @@ def check_pipeline_shutdown(
     )
     outcome: tuple[str, Any, list[tuple[str, int | None, bool]]] | None = None
     try:
-        proc.start()
+        try:
+            proc.start()
+        except Exception as exc:
+            problems.append(_start_problem("run_pipeline", ctx, exc))
+            return ShutdownReport(
+                kind="pipeline",
+                start_method=ctx.get_start_method(),
+                n_consumers=n_consumers,
+                n_items=len(items),
+                sentinel="",
+                queue_kind="",
+                problems=problems,
+                duration=time.monotonic() - started,
+            )
         deadline = time.monotonic() + timeout
         next_probe = time.monotonic() + PROBE_AFTER
         last_signature: tuple[Any, ...] | None = None

@@ -206,6 +206,7 @@ IMPLS = textwrap.dedent(
 
 TESTS = textwrap.dedent(
     '''
+    import pickle
     import re
     from pathlib import Path
 
@@ -252,6 +253,8 @@ TESTS = textwrap.dedent(
         report = check_sentinel_shutdown(*args, **kwargs)
         reports.append(report)
         assert isinstance(report, ShutdownReport)
+        # The kit runs the check in a sandboxed child and judges in pytest.
+        assert pickle.loads(pickle.dumps(report)) == report
         return report
 
 
@@ -401,12 +404,29 @@ TESTS = textwrap.dedent(
         assert report.exitcodes["consumer 1"] is None
 
 
+    @pytest.mark.mp_start_methods("spawn")
+    def test_local_functions_cannot_be_sent(mp_context, nothing_survives):
+        def consumer(q, out_q):
+            impls.consumer(q, out_q)
+
+        def run_pipeline(items, n_consumers=1):
+            return impls.run_pipeline(items, n_consumers)
+
+        report = check(nothing_survives, impls.producer, consumer, ITEMS, n_consumers=2,
+                       context=mp_context)
+        one(report, "consumer 1 could not be started under spawn")
+        one(report, "define it at the top level of a module")
+        report = check_pipeline(nothing_survives, run_pipeline, ITEMS, context=mp_context)
+        one(report, "run_pipeline could not be started under spawn")
+
+
     # --- whole pipelines
 
 
     def check_pipeline(reports, *args, **kwargs):
         report = check_pipeline_shutdown(*args, **kwargs)
         reports.append(report)
+        assert pickle.loads(pickle.dumps(report)) == report
         return report
 
 
@@ -482,7 +502,7 @@ def test_every_diagnosis_under_xdist(pytester: pytest.Pytester) -> None:
     # Under every method: correct consumers (1 and 3), too few sentinels, a correct
     # pipeline; the other cases are narrowed to one or two methods each.
     per_method = 2 + 1 + 1
-    narrowed = 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 1
+    narrowed = 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 1
     result.assert_outcomes(passed=per_method * m + narrowed, failed=1)
     result.stdout.fnmatch_lines(
         [
