@@ -100,7 +100,7 @@ IMPLS = textwrap.dedent(
 
     def consumer_one_more(q, out_q):
         consumer(q, out_q)
-        q.get(timeout=5)  # LINE_AGAIN
+        q.get(timeout=120)  # LINE_AGAIN
 
 
     def consumer_until_empty(q, out_q):
@@ -392,11 +392,11 @@ TESTS = textwrap.dedent(
         one(report, "ValueError: consumer broke")
 
 
-    @pytest.mark.mp_start_methods("spawn")
+    @pytest.mark.mp_start_methods("fork")
     def test_busy_consumer_is_reported_and_killed(mp_context, nothing_survives):
         report = check(nothing_survives, impls.producer, impls.consumer_spins, ITEMS,
-                       context=mp_context, timeout=4)
-        one(report, "consumer 1 did not finish within 4 s")
+                       context=mp_context, timeout=6)
+        one(report, "consumer 1 did not finish within 6 s")
         assert f'File "{IMPLS}", line {line_of("LINE_SPIN")}, in consumer_spins' in (
             report.stacks
         ), report.stacks
