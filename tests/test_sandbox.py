@@ -401,23 +401,3 @@ def test_pytest_timeout_interrupting_a_call_leaves_no_process(pytester: pytest.P
     while _marked(mark) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in _marked(mark) if not _is_reaper(p)]
-
-
-def test_calls_from_xdist_workers_are_independent(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        f"""
-        import pytest
-        from pytest_mpcheck.sandbox import run_call
-
-        @pytest.mark.parametrize("case", ["os_exit", "stub", "output_flood", "kill_self"])
-        def test_case(case):
-            outcome = run_call({str(HANG.parent)!r} + "/" + case, "ex1_process",
-                               "{SCENARIOS}:call_function", ("start_workers", 1),
-                               start_method="fork", timeout=60, output_limit=100)
-            expected = {{"os_exit": "crashed", "stub": "not_implemented",
-                         "output_flood": "ok", "kill_self": "crashed"}}[case]
-            assert outcome.status == expected
-        """
-    )
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4)
