@@ -124,7 +124,9 @@ def test_grades_the_reference_and_a_hostile_submission(tmp_path: Path) -> None:
     assert not survivors, "a process a submission started survived grading"
 
 
-CORPUS_CASES = ("kill_pgroup", "fork_flood", "output_flood", "double_fork_escape", "kill_self")
+# The sandbox's own tests cover every case of the corpus; these are the ones that
+# reach for what is around the sandbox (its process group, the machine, the tree).
+CORPUS_CASES = ("kill_pgroup", "fork_flood", "double_fork_escape")
 
 
 def _carrying(var: str, value: str) -> list[psutil.Process]:
