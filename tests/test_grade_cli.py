@@ -472,3 +472,17 @@ def test_gradescope_bundle_runs_like_gradescope(tmp_path: Path, kit: Path) -> No
     report = json.loads((root / "results" / "results.json").read_text())
     assert report["score"] == 80
     assert report["max_score"] == 100
+    # If grading itself cannot run, Gradescope still gets a results.json with a reason.
+    (root / "results" / "results.json").unlink()
+    broken = subprocess.run(
+        ["bash", str(root / "source" / "run_autograder")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MPCHECK_AUTOGRADER_ROOT": str(root), "MPCHECK_PYTHON": "false"},
+        check=False,
+    )
+    assert broken.returncode == 0, broken.stderr
+    fallback = json.loads((root / "results" / "results.json").read_text())
+    assert fallback["score"] == 0
+    assert "could not grade" in fallback["output"]
