@@ -642,6 +642,7 @@ class Grader:
                 name, 0.0, 0.0, {}, _("error: {path} is not a folder").format(path=submission)
             )
         submission = submission.resolve()
+        self.log(_("{name}: grading...").format(name=name))
         # A results.json the submission brought along must never pass for a grade.
         with contextlib.suppress(OSError):
             (submission / RESULTS_NAME).unlink()
