@@ -71,7 +71,7 @@ def test_pass_reports_its_figures() -> None:
     assert verdict.decisive
     text = verdict.report()
     assert "ran in several processes at once and was 1.80 times as fast" in text
-    assert "speedup: 1.80 (median; 1.70 to 1.90) over 3 timed rounds" in text
+    assert "speedup: 1.80 (median; 1.70 to 1.90; timed rounds: 3)" in text
     assert "threshold: 1.25 (a quarter of the ideal gain on 2 CPUs" in text
     assert "effective CPUs: 2 (cpu_count 2, affinity 2)" in text
     assert "in 3 of 3 parallel runs" in text
@@ -125,7 +125,7 @@ def test_parallel_but_slow_on_a_busy_machine_cannot_judge() -> None:
 def test_parallel_but_noisy_cannot_judge() -> None:
     verdict = judge(_measure(PARALLEL, [1.2, 1.1], refs=[1.8, 1.7]))
     assert verdict.kind == CANNOT_JUDGE
-    assert "did not reach the threshold 1.25 in 2 rounds" in verdict.message
+    assert "did not reach the threshold 1.25 (timed rounds: 2;" in verdict.message
 
 
 def test_parallel_yet_never_faster_is_never_failed_on_timing() -> None:
@@ -133,7 +133,7 @@ def test_parallel_yet_never_faster_is_never_failed_on_timing() -> None:
     # gain even in a correct version: timing alone never fails.
     verdict = judge(_measure(PARALLEL, [0.8, 0.9, 0.85], refs=[1.9, 1.85, 1.95]))
     assert verdict.kind == CANNOT_JUDGE
-    assert "did not reach the threshold 1.25 in 3 rounds" in verdict.message
+    assert "did not reach the threshold 1.25 (timed rounds: 3;" in verdict.message
 
 
 def test_work_the_sampler_cannot_see_passes_on_timing_only_when_clear() -> None:

@@ -146,8 +146,8 @@ class SpeedupVerdict:
         if self.speedup is not None:
             lines.append(
                 _(
-                    "speedup: {median:.2f} (median; {low:.2f} to {high:.2f}) over {rounds} timed"
-                    " rounds"
+                    "speedup: {median:.2f} (median; {low:.2f} to {high:.2f}; timed rounds:"
+                    " {rounds})"
                 ).format(
                     median=self.speedup,
                     low=self.speedup_min,
@@ -168,7 +168,7 @@ class SpeedupVerdict:
                 _(
                     "evidence: several processes used a CPU at the same time in {par} of {total}"
                     " parallel runs, one at a time in {ser}; overlap {overlap:.0%};"
-                    " {processes} processes did work"
+                    " processes that did work: {processes}"
                 ).format(
                     par=self.runs_parallel,
                     total=self.runs_total,
@@ -291,7 +291,8 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
         else:
             reason = _(
                 "the work ran in parallel, but its speedup of {speedup:.2f} did not reach the"
-                " threshold {threshold:.2f} in {rounds} rounds (timing was too noisy to decide)"
+                " threshold {threshold:.2f} (timed rounds: {rounds}; timing was too noisy to"
+                " decide)"
             ).format(speedup=median, threshold=threshold, rounds=len(speedups))
         return verdict(CANNOT_JUDGE, _cannot(reason), False)
 
