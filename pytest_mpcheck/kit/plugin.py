@@ -248,6 +248,20 @@ def untouched_stub(path: Path, functions: tuple[str, ...]) -> str | None:
     return next((name for name in functions if name in stubs), None)
 
 
+def _make_kit(request: pytest.FixtureRequest, start_method: str, tmp_path: Path) -> Kit:
+    impl = request.config.stash.get(_IMPL_KEY, None)
+    if impl is None:
+        impl = Path(request.path).parent.resolve()
+    return Kit(
+        impl_dir=impl,
+        start_method=start_method,
+        probe_root=tmp_path,
+        timeout=request.config.stash.get(_TIMEOUT_KEY, DEFAULT_CALL_TIMEOUT),
+        cache=request.config.stash.get(_CACHE_KEY, None),
+        speedup=_speedup_settings(request.config),
+    )
+
+
 @pytest.fixture
 def mpcheck_kit(request: pytest.FixtureRequest, mp_start_method: str, tmp_path: Path) -> Kit:
     """A :class:`Kit` for the implementation under test, once per start method.
@@ -255,17 +269,23 @@ def mpcheck_kit(request: pytest.FixtureRequest, mp_start_method: str, tmp_path: 
     The implementation folder is ``--mpcheck-impl`` / ``mpcheck_impl`` when given,
     else the folder of the test file (the exercises themselves).
     """
-    impl = request.config.stash.get(_IMPL_KEY, None)
-    if impl is None:
-        impl = Path(request.path).parent.resolve()
-    return Kit(
-        impl_dir=impl,
-        start_method=mp_start_method,
-        probe_root=tmp_path,
-        timeout=request.config.stash.get(_TIMEOUT_KEY, DEFAULT_CALL_TIMEOUT),
-        cache=request.config.stash.get(_CACHE_KEY, None),
-        speedup=_speedup_settings(request.config),
-    )
+    return _make_kit(request, mp_start_method, tmp_path)
+
+
+@pytest.fixture
+def mpcheck_kit_once(request: pytest.FixtureRequest, tmp_path: Path) -> Kit:
+    """A :class:`Kit` under one start method only, for a test that need not run under each.
+
+    ex5's timing verdict uses it: the start method changes only the pool's start-up
+    cost, while the other ex5 tests already run under every method. It picks, of the
+    methods selected for the run, the one with the cheapest start-up (fork, then
+    forkserver, then spawn), so that the verdict measures the work, not the start-up.
+    """
+    from pytest_mpcheck.startmethods import selected_methods
+
+    selected = selected_methods(request.config)
+    method = next((m for m in ("fork", "forkserver", "spawn") if m in selected), selected[0])
+    return _make_kit(request, method, tmp_path)
 
 
 def _speedup_settings(config: pytest.Config) -> dict[str, Any]:
@@ -290,7 +310,15 @@ def _kit_tests(config: pytest.Config) -> list[Any]:
         from pytest_mpcheck.grading.scores import get_scoreboard
     except ImportError:  # grading not installed: no progress to show
         return []
-    return [t for t in get_scoreboard(config).ordered() if _exercise_of(t.nodeid) in EXERCISES]
+    if config.option.collectonly:
+        return []
+    # Tests that never started (deselected by -x, or after a crash) say nothing about
+    # the learner's progress; the grading report still counts them as failed.
+    return [
+        t
+        for t in get_scoreboard(config).ordered()
+        if _exercise_of(t.nodeid) in EXERCISES and t.status != "not run"
+    ]
 
 
 def _first_line(text: str, limit: int = 90) -> str:
