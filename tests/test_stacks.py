@@ -200,11 +200,27 @@ INNER = textwrap.dedent(
             text = format_stacks(stacks)
             exited = "stack unavailable: the process has already exited"
             assert f"finished (pid {gone.pid}): {exited}" in text
-            assert f"shell tool (pid {not_python.pid}): stack unavailable: " in text
+            not_py = "stack unavailable: not a Python process"
+            assert f"shell tool (pid {not_python.pid}): {not_py}" in text
             assert not stacks[1].available
             monkeypatch.setenv("MPCHECK_PY_SPY", "/nonexistent/py-spy")
             text = format_stacks(dump_stacks({not_python.pid: "tool"}))
             assert "stack unavailable: py-spy is not installed (pip install py-spy)" in text
+            # A py-spy that is refused by ptrace, and one that never answers.
+            refused = HERE.with_name("refused-py-spy")
+            refused.write_text(
+                "#!/bin/sh\\necho 'Error: Permission denied (os error 13)' >&2\\nexit 1\\n"
+            )
+            refused.chmod(0o755)
+            monkeypatch.setenv("MPCHECK_PY_SPY", str(refused))
+            text = format_stacks(dump_stacks({not_python.pid: "tool"}))
+            assert "stack unavailable: py-spy is not permitted to read the process (ptrace)" in text
+            silent = HERE.with_name("silent-py-spy")
+            silent.write_text("#!/bin/sh\\nexec sleep 30\\n")
+            silent.chmod(0o755)
+            monkeypatch.setenv("MPCHECK_PY_SPY", str(silent))
+            text = format_stacks(dump_stacks({not_python.pid: "tool"}, timeout=1))
+            assert "stack unavailable: py-spy did not answer within 1 s" in text
         finally:
             not_python.kill()
             not_python.wait(10)
