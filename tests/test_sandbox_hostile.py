@@ -324,6 +324,14 @@ def test_forcing_another_start_method_is_refused(
 
 
 @pytest.mark.mp_start_methods("spawn", "fork")
+def test_a_forked_copy_returning_from_the_function_does_not_report(run: Run) -> None:
+    outcome = run("fork_returns")
+    assert outcome.status == "ok"
+    assert outcome.value == "real"
+    assert "forked by your code, returned from the function" in outcome.stderr
+
+
+@pytest.mark.mp_start_methods("spawn", "fork")
 def test_closing_every_descriptor_still_gives_the_result(run: Run) -> None:
     outcome = run("close_fds")
     assert outcome.status == "ok"

@@ -71,9 +71,9 @@ _PR_SET_CHILD_SUBREAPER = 36
 class _Channel:
     """The result channel: frames on the pipe, plus the final result in a file.
 
-    The file (named after the secret token, written atomically) is the fallback
-    for a learner who closed every descriptor: the supervisor looks for it when
-    no frame arrived.
+    The file (at a random path outside the learner's working directory, starting
+    with the secret token, written atomically) is the fallback for a learner who
+    closed every descriptor: the supervisor looks for it when no frame arrived.
     """
 
     def __init__(self, fd: int, token: bytes, result_path: str) -> None:
@@ -107,6 +107,7 @@ class _Channel:
 
 def main() -> None:
     """Entry point of the child (see the module docstring for the order of steps)."""
+    me = os.getpid()
     config_path, result_fd = sys.argv[1], int(sys.argv[2])
     with open(config_path, "rb") as f:
         config: dict[str, Any] = pickle.load(f)
@@ -132,6 +133,16 @@ def main() -> None:
             "exc_message": _safe_str(exc),
             "traceback": _safe_format(exc),
         }
+    if os.getpid() != me:
+        # A copy made by the learner's own os.fork() that returned from their
+        # function instead of exiting: it must not report (nor linger).
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"process {os.getpid()}, forked by your code, returned from the function "
+                "instead of ending: end a forked child with os._exit()\n"
+            )
+            sys.stderr.flush()
+        _os_exit(1)
     channel.result(outcome)
     _flush_std_streams()
     deadline = _monotonic() + _LINGER
