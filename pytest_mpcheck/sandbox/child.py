@@ -137,9 +137,14 @@ def main() -> None:
         # A copy made by the learner's own os.fork() that returned from their
         # function instead of exiting: it must not report (nor linger).
         with contextlib.suppress(Exception):
+            from pytest_mpcheck.i18n import _
+
             sys.stderr.write(
-                f"process {os.getpid()}, forked by your code, returned from the function "
-                "instead of ending: end a forked child with os._exit()\n"
+                _(
+                    "process {pid}, forked by your code, returned from the function "
+                    "instead of ending: end a forked child with os._exit()"
+                ).format(pid=os.getpid())
+                + "\n"
             )
             sys.stderr.flush()
         _os_exit(1)
@@ -215,14 +220,16 @@ def _start_method_changed(mp: ModuleType, expected: str, status: str) -> dict[st
         actual = None
     if actual == expected:
         return None
+    from pytest_mpcheck.i18n import _  # only here: gettext is not free at start-up
+
     return {
         "status": status,
         "exc_type": "StartMethodChangedError",
-        "exc_message": (
-            f"your code changed the start method to {actual!r} "
-            f"(multiprocessing.set_start_method); it is being checked under {expected!r}: "
+        "exc_message": _(
+            "your code changed the start method to {actual!r} "
+            "(multiprocessing.set_start_method); it is being checked under {expected!r}: "
             "do not call set_start_method in these functions or at import"
-        ),
+        ).format(actual=actual, expected=expected),
     }
 
 
@@ -240,18 +247,32 @@ class _LearnerImportError(ImportError):
     """The learner's module or folder is missing or unusable (said in one sentence)."""
 
 
-def _import_learner_module(impl_dir: str, name: str) -> ModuleType:
-    if not os.path.isdir(impl_dir):
-        raise _LearnerImportError(f"the folder {impl_dir} does not exist")
-    for shadow in ("pytest_mpcheck", "pytest_mpcheck.py"):
-        if os.path.exists(os.path.join(impl_dir, shadow)):
-            raise _LearnerImportError(
-                f"{os.path.join(impl_dir, shadow)} would hide the checker's own package: "
-                "remove it from your folder"
-            )
+def _folder_problem(impl_dir: str, name: str) -> str | None:
+    """Why ``impl_dir/name.py`` cannot be imported as the learner's module, or None."""
     path = os.path.join(impl_dir, name + ".py")
-    if not os.path.isfile(path):
-        raise _LearnerImportError(f"there is no file {name}.py in {impl_dir}")
+    shadows = [
+        os.path.join(impl_dir, shadow)
+        for shadow in ("pytest_mpcheck", "pytest_mpcheck.py")
+        if os.path.exists(os.path.join(impl_dir, shadow))
+    ]
+    if os.path.isfile(path) and not shadows:
+        return None
+    from pytest_mpcheck.i18n import _  # only here: gettext is not free at start-up
+
+    if not os.path.isdir(impl_dir):
+        return _("the folder {folder} does not exist").format(folder=impl_dir)
+    if shadows:
+        return _("{path} would hide the checker's own package: remove it from your folder").format(
+            path=shadows[0]
+        )
+    return _("there is no file {module}.py in {folder}").format(module=name, folder=impl_dir)
+
+
+def _import_learner_module(impl_dir: str, name: str) -> ModuleType:
+    problem = _folder_problem(impl_dir, name)
+    if problem is not None:
+        raise _LearnerImportError(problem)
+    path = os.path.join(impl_dir, name + ".py")
     loader = _SourceLoader(name, path)
     spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     assert spec is not None
