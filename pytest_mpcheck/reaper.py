@@ -4,7 +4,8 @@
 pytest process (so each pytest-xdist worker has its own). The watchdog holds the
 read end of a pipe from pytest and polls its parent pid; when the pipe reaches EOF
 or its parent changes, pytest is gone (SIGKILL, ``os._exit`` from pytest-timeout's
-thread method, or a normal exit) and the watchdog kills, within well under 2 s:
+thread method, or a normal exit); in a pytest-xdist worker it also watches the
+controller. Then the watchdog kills, within well under 2 s:
 
 * every watched pid that is still the same process (pid and start time match);
 * the process group of a watched pid that leads its own group (the fixtures'
@@ -47,10 +48,20 @@ class _Watchdog:
             "s = u.spec_from_file_location('_mpcheck_reaper', sys.argv[1])\n"
             "m = u.module_from_spec(s)\n"
             "s.loader.exec_module(m)\n"
-            "m._watchdog_main(int(sys.argv[2]))\n"
+            "m._watchdog_main(int(sys.argv[2]), int(sys.argv[3]))\n"
         )
+        # In a pytest-xdist worker, the controller (the worker's parent) dying ends
+        # the run too: the worker would follow only once it notices, seconds later.
+        controller = os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else 0
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", loader, os.path.abspath(__file__), str(self.owner)],
+            [
+                sys.executable,
+                "-c",
+                loader,
+                os.path.abspath(__file__),
+                str(self.owner),
+                str(controller),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             # Its own session: a Ctrl-C meant for pytest must not end the watchdog
@@ -267,10 +278,23 @@ def _read_available(fd: int) -> tuple[bytes, bool]:
         chunks.append(data)
 
 
-def _watchdog_main(parent: int) -> None:
+def _still_there(pid: int, create_time: float | None) -> bool:
+    if not pid or create_time is None:
+        return True
+    try:
+        return psutil.Process(pid).create_time() == create_time
+    except psutil.Error:
+        return False
+
+
+def _watchdog_main(parent: int, controller: int = 0) -> None:
     """Run the watchdog: read ``watch PID`` lines; reap when pytest is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     reaper = _Reaper(parent)
+    controller_time: float | None = None
+    if controller:
+        with contextlib.suppress(psutil.Error):
+            controller_time = psutil.Process(controller).create_time()
     buffer = b""
     stdin = sys.stdin.fileno()
     # Polled rather than waited on: a watchdog blocked in select() would be woken
@@ -289,7 +313,7 @@ def _watchdog_main(parent: int) -> None:
                 with contextlib.suppress(ValueError, psutil.Error):
                     pid = int(parts[1])
                     reaper.add(pid, psutil.Process(pid).create_time())
-        if eof or os.getppid() != parent:
+        if eof or os.getppid() != parent or not _still_there(controller, controller_time):
             break
         now = time.monotonic()
         if now >= next_scan and reaper.watched:

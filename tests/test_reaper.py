@@ -79,13 +79,19 @@ def test_killed(process_group, mp_manager):
 
 
 def test_sigkilled_pytest_leaves_nothing_behind(tmp_path: Path) -> None:
-    """One pytest per start method, side by side; each is SIGKILLed once all is running."""
+    """One pytest per start method, side by side; each is SIGKILLed once all is running.
+
+    Under fork the test runs in a pytest-xdist worker and the controller is killed.
+    """
     runs: list[tuple[str, Path, subprocess.Popen[bytes]]] = []
     try:
         for method in METHODS:
             folder = tmp_path / method
             folder.mkdir()
             (folder / "test_killed.py").write_text(KILLED)
+            # Under fork, the test runs in a pytest-xdist worker and the controller
+            # is what gets killed.
+            xdist = ["-n", "1"] if method == "fork" else []
             proc = subprocess.Popen(
                 [
                     sys.executable,
@@ -96,6 +102,7 @@ def test_sigkilled_pytest_leaves_nothing_behind(tmp_path: Path) -> None:
                     "-p",
                     "no:timeout",
                     f"--mp-start-methods={method}",
+                    *xdist,
                 ],
                 cwd=folder,
                 env=dict(os.environ, PID_DIR=str(folder)),
