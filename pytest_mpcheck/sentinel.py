@@ -717,7 +717,13 @@ def _judge_enough(
                     len(left_items),
                 ).format(count=len(left_items), sample=_sample(left_items))
             )
-        if left_sentinels and n_put_sentinels <= n_consumers:
+        each_took_one = all(
+            sum(1 for x in rnd.roles[f"c{i}"].taken() if _is_sentinel(x, sentinel)) == 1
+            for i in range(n_consumers)
+        )
+        # Only then is a sentinel left over one a consumer put back; otherwise it
+        # is explained by the problems above (too many, or a consumer that left early).
+        if left_sentinels and n_put_sentinels <= n_consumers and each_took_one:
             problems.append(
                 ngettext(
                     "{count} sentinel left in the queue after the consumers finished: a "
