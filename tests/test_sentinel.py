@@ -131,6 +131,15 @@ IMPLS = textwrap.dedent(
                 out_q.put(item)
 
 
+    def consumer_puts_sentinel_back(q, out_q):
+        while True:
+            item = q.get()
+            if item is SENTINEL:
+                q.put(SENTINEL)
+                return
+            out_q.put(item)
+
+
     def consumer_raises(q, out_q):
         q.get()
         raise ValueError("consumer broke")
@@ -329,6 +338,10 @@ TESTS = textwrap.dedent(
         report = check(nothing_survives, impls.producer_sentinel_first, impls.consumer, ITEMS,
                        context=mp_context)
         one(report, "the producer put a sentinel before the last item")
+        report = check(nothing_survives, impls.producer, impls.consumer_puts_sentinel_back, ITEMS,
+                       n_consumers=2, context=mp_context)
+        one(report, "2 sentinels left in the queue after the consumers finished: a consumer put "
+                    "its sentinel back")
 
 
     @pytest.mark.mp_start_methods("fork")
