@@ -303,7 +303,7 @@ class ProcessGroup:
         report = ""
         if stuck and stacks:
             report = hang_report({p.pid: p.name for p in stuck if p.pid is not None})
-        stuck_infos = [proctree.describe(psutil.Process(p.pid)) for p in stuck if _exists(p)]
+        stuck_infos = [_info(p) for p in stuck if p.pid is not None]
 
         # A live descendant that does not descend from a stuck process or a daemon
         # was left running by a process that has ended: report it as left behind.
@@ -398,8 +398,14 @@ def _started(process: BaseProcess) -> bool:
         return False
 
 
-def _exists(process: BaseProcess) -> bool:
-    return process.pid is not None and psutil.pid_exists(process.pid)
+def _info(process: BaseProcess) -> proctree.ProcessInfo:
+    """pid, the name the test gave the process, and its command line."""
+    assert process.pid is not None
+    try:
+        cmdline = proctree.describe(psutil.Process(process.pid)).cmdline
+    except psutil.Error:
+        cmdline = "?"
+    return proctree.ProcessInfo(process.pid, process.name, cmdline)
 
 
 def _same(pid: int, create_time: float) -> psutil.Process | None:

@@ -149,13 +149,14 @@ def test_a_hang_is_ended_by_the_deadline_with_a_clear_message(
                 f"*ERROR at teardown of test_hang[[]{method}[]]*",
                 "process_group: 1 process(es) still running 1 s after the test ended; "
                 "they were terminated, then killed:",
-                "  pid * (*): *",
+                "  pid * (stuck-worker): *python*",
                 "Join every process the test starts*",
             ]
         )
     # Where it was stuck: the learner's own line (when py-spy may read the process).
     output = result.stdout.str()
     assert output.count("stuck-worker") >= len(METHODS)
+    assert output.count("Where each process still alive is stuck") == len(METHODS)
     if "unavailable" not in output.lower():
         result.stdout.fnmatch_lines(["*test_hanging.py*line 5, in stuck_forever*"])
     children = pids_in(pytester.path, "child-*.pid")
