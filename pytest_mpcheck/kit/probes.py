@@ -48,7 +48,7 @@ _environ = os.environ
 
 #: Longest a probe waits for the partner it expects (seconds). Correct code has
 #: every partner running within milliseconds; only serial code waits this long.
-WAIT_S = 3.0
+WAIT_S = 5.0
 #: Once one probe has waited in vain (a ``serial`` flag), the others wait this long.
 SHORT_WAIT_S = 0.3
 _POLL_S = 0.005
