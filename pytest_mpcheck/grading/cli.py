@@ -185,7 +185,8 @@ def grade_command(args: argparse.Namespace) -> int:
         log=_say,
         jobs=jobs,
         extra_args=args.pytest_arg,
-        retry_skipped=max(0, args.retry_skipped),
+        # With fewer than 2 CPUs a speedup can never be judged here: no point retrying.
+        retry_skipped=max(0, args.retry_skipped) if cpus >= 2 else 0,
     )
     total = len(todo)
     done = 0
