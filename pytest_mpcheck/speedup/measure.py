@@ -6,8 +6,9 @@ sandbox child) and returns a picklable :class:`SpeedupMeasurement`; ``judge`` in
 
 1. Give up at once (nothing measured, reason given) on fewer than 2 effective
    CPUs or when the machine-wide timing lock cannot be had in time.
-2. Warm-up: one serial and one parallel run. Their timings are discarded (first
-   imports, caches), but what the sampler saw still counts as evidence.
+2. Warm-up: one parallel run (first pool, forkserver, imports in fresh workers).
+   Its timing is discarded; what the sampler saw counts only as evidence of
+   serial execution (start-up can look like overlap).
 3. Rounds: a reference burst (a known-good parallel job run alone and as a pair,
    so a busy machine is seen as busy), then the serial and the parallel run in
    alternating order, each paired run giving one speedup figure.
@@ -35,7 +36,7 @@ from typing import Any
 from pytest_mpcheck.speedup import clock
 from pytest_mpcheck.speedup.cpus import CpuBudget, effective_cpus
 from pytest_mpcheck.speedup.lock import DEFAULT_LOCK_TIMEOUT, LockUnavailable, timing_lock
-from pytest_mpcheck.speedup.sampler import RunEvidence, TreeSampler
+from pytest_mpcheck.speedup.sampler import EMPTY_EVIDENCE, RunEvidence, TreeSampler
 
 __all__ = ["DEFAULT_BUDGET", "Round", "SpeedupMeasurement", "measure_speedup"]
 
@@ -323,19 +324,26 @@ def _protocol(
                     errors.append(str(exc))
                     ref.close()
                     ref = None
-            serial_first = index % 2 == 1 or warmup
-            if serial_first:
-                s_time, s_sampler = _timed(serial, interval, exclude)
+            serial_first = index % 2 == 1
+            if warmup:
+                # Only the parallel version needs warming up (pools, forkservers,
+                # imports in fresh workers); the serial one runs in this process.
+                s_time, s_ev = 0.0, EMPTY_EVIDENCE
                 p_time, p_sampler = _timed(parallel, interval, exclude)
+                p_ev = p_sampler.evidence()
             else:
-                p_time, p_sampler = _timed(parallel, interval, exclude)
-                s_time, s_sampler = _timed(serial, interval, exclude)
-            # A descendant that kept a CPU busy while the serial version ran (a
-            # helper some fixture started, a competing job) is background, not the
-            # parallel version's work: leave it out of the parallel run's evidence.
-            background = s_sampler.busy_processes()
-            s_ev = s_sampler.evidence()
-            p_ev = p_sampler.evidence(ignore=background)
+                if serial_first:
+                    s_time, s_sampler = _timed(serial, interval, exclude)
+                    p_time, p_sampler = _timed(parallel, interval, exclude)
+                else:
+                    p_time, p_sampler = _timed(parallel, interval, exclude)
+                    s_time, s_sampler = _timed(serial, interval, exclude)
+                # A descendant that kept a CPU busy while the serial version ran (a
+                # helper some fixture started, a competing job) is background, not
+                # the parallel version's work: leave it out of the parallel evidence.
+                background = s_sampler.busy_processes()
+                s_ev = s_sampler.evidence()
+                p_ev = p_sampler.evidence(ignore=background)
             rounds.append(
                 Round(index, warmup, serial_first, s_time, p_time, s_ev, p_ev, single, pair)
             )

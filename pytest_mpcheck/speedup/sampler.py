@@ -31,7 +31,7 @@ import psutil
 
 from pytest_mpcheck.speedup import clock
 
-__all__ = ["RunEvidence", "TreeSampler"]
+__all__ = ["EMPTY_EVIDENCE", "RunEvidence", "TreeSampler"]
 
 #: A process counts as active in a window when it used at least this share of the
 #: busiest process's CPU in that window (and at least ACTIVE_MIN_S). Relative, not
