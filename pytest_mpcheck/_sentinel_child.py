@@ -7,6 +7,7 @@ second per child on a loaded machine). Standard library only, plus psutil.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue as queue_module
 import sys
@@ -140,9 +141,16 @@ class OutQueue:
         """Nothing to cancel."""
 
 
+def _own_group() -> None:
+    """Lead a process group, so that whatever the code under test starts can be found."""
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+
+
 def _producer_main(
     producer: Callable[..., Any], q: Any, items: list[Any], n: int, log: Any
 ) -> None:
+    _own_group()
     _record(log, "producer", "start", os.getpid(), flush=True)
     try:
         producer(q, items, n)
@@ -153,6 +161,7 @@ def _producer_main(
 
 
 def _consumer_main(consumer: Callable[..., Any], q: Any, out_q: Any, log: Any, role: str) -> None:
+    _own_group()
     _record(log, role, "start", os.getpid(), flush=True)
     try:
         consumer(q, out_q)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import multiprocessing.queues
+import os
 import queue as queue_module
 import time
 from collections import Counter
@@ -263,6 +264,8 @@ class _Round:
     flushing: list[str]  # roles stuck flushing a queue at exit
     killed: list[str]
     start_error: str | None = None  # a learner-facing reason a process could not start
+    #: Processes a role started and left running after it ended (killed).
+    left_running: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _make_queue(
@@ -354,6 +357,7 @@ def _run_round(
     leftover: list[Any] = []
     timed_out = False
     start_error: str | None = None
+    left_running: dict[str, list[str]] = {}
     dumped: list[ProcessStack] = []
     with contextlib.ExitStack() as stack:
         q, kind = _make_queue(ctx, factory, stack)
@@ -372,7 +376,7 @@ def _run_round(
                         role,
                     ),
                     name=f"mpcheck-consumer-{i + 1}",
-                    daemon=True,
+                    daemon=False,
                 )
             procs["producer"] = ctx.Process(
                 target=_producer_main,
@@ -384,7 +388,7 @@ def _run_round(
                     log,
                 ),
                 name="mpcheck-producer",
-                daemon=True,
+                daemon=False,
             )
             for role_name, proc in procs.items():
                 try:
@@ -441,6 +445,10 @@ def _run_round(
             elif start_error is None:
                 leftover = _leftover(q)
         finally:
+            groups = {p.pid: r for r, p in procs.items() if p.pid is not None}
+            for role_name, info in _end_groups(groups, set(groups)):
+                if role_name not in stuck:
+                    left_running.setdefault(role_name, []).append(info)
             killed = _kill(procs.values())
             for role, proc in procs.items():
                 exitcodes[role] = None if role in stuck else proc.exitcode
@@ -456,9 +464,30 @@ def _run_round(
             flushing,
             killed,
             start_error,
+            left_running,
         ),
         kind,
     )
+
+
+def _end_groups(groups: dict[int, str], exclude: set[int]) -> list[tuple[str, str]]:
+    """Kill what is left in the process groups the roles lead; return (role, process).
+
+    Each role's process leads a group of its own (see ``_sentinel_child``), so the
+    processes the code under test started are found even once re-parented.
+    """
+    found: list[tuple[str, psutil.Process]] = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if proc.pid in exclude or proc.pid == os.getpid():
+                continue
+            role = groups.get(os.getpgid(proc.pid))
+            if role is not None and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append((role, proc))
+    described = [(role, str(proctree.describe(proc))) for role, proc in found]
+    if found:
+        proctree.kill_tree([proc for _role, proc in found], timeout=5.0)
+    return described
 
 
 def _start_problem(label: str, ctx: Any, exc: BaseException) -> str:
@@ -753,6 +782,18 @@ def _judge_enough(
 
     if "producer" in rnd.stuck:
         problems.append(_stuck_problem(_("the producer"), rnd, "producer", timeout))
+    for role_name, processes in rnd.left_running.items():
+        problems.append(
+            ngettext(
+                "{who} left {count} process running after it ended: {processes}",
+                "{who} left {count} processes running after it ended: {processes}",
+                len(processes),
+            ).format(
+                who=rnd.roles[role_name].label,
+                count=len(processes),
+                processes="; ".join(processes),
+            )
+        )
     return problems
 
 

@@ -140,6 +140,12 @@ IMPLS = textwrap.dedent(
             out_q.put(item)
 
 
+    def consumer_leaves_a_child(q, out_q):
+        import subprocess
+        subprocess.Popen(["sleep", "60"])
+        consumer(q, out_q)
+
+
     def consumer_raises(q, out_q):
         q.get()
         raise ValueError("consumer broke")
@@ -394,6 +400,16 @@ TESTS = textwrap.dedent(
         one(report, "consumers called task_done() 0 times for 14 items taken")
 
 
+    @pytest.mark.mp_start_methods("fork")
+    def test_process_left_running(mp_context, nothing_survives):
+        report = check(nothing_survives, impls.producer, impls.consumer_leaves_a_child, ITEMS,
+                       context=mp_context, check_needed=False)
+        one(report, "consumer 1 left 1 process running after it ended: pid ")
+        one(report, "sleep 60")
+        pid = int(re.search(r"running after it ended: pid (\\d+)", report.message).group(1))
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+
+
     @pytest.mark.mp_start_methods("forkserver")
     def test_exceptions_are_shown(mp_context, nothing_survives):
         report = check(nothing_survives, impls.producer_raises, impls.consumer, ITEMS,
@@ -515,7 +531,7 @@ def test_every_diagnosis_under_xdist(pytester: pytest.Pytester) -> None:
     # Under every method: correct consumers (1 and 3), too few sentinels, a correct
     # pipeline; the other cases are narrowed to one or two methods each.
     per_method = 2 + 1 + 1
-    narrowed = 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 1
+    narrowed = 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 1
     result.assert_outcomes(passed=per_method * m + narrowed, failed=1)
     result.stdout.fnmatch_lines(
         [
