@@ -174,6 +174,7 @@ def _consumer_main(consumer: Callable[..., Any], q: Any, out_q: Any, log: Any, r
 def _pipeline_main(
     run_pipeline: Callable[..., Any], items: list[Any], n_consumers: int, result_q: Any
 ) -> None:
+    _own_group()
     started: list[BaseProcess] = []
     original_start = BaseProcess.start
 

@@ -31,6 +31,7 @@ import multiprocessing
 import multiprocessing.queues
 import os
 import queue as queue_module
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -1069,6 +1070,10 @@ def check_pipeline_shutdown(
     finally:
         if proc.pid is not None and proc.is_alive():
             killed = [str(info) for info in proctree.kill_tree([proc.pid], timeout=5.0)]
+        if proc.pid is not None:
+            # The pipeline's process led a group: end what escaped its tree too.
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(Exception):
             proc.join(5.0)
         exitcodes["run_pipeline"] = proc.exitcode
