@@ -80,10 +80,10 @@ QUEUE_KINDS = ("queue", "joinable", "manager")
 #: A pipeline that has not returned after this many seconds is looked at (py-spy)
 #: every PROBE_EVERY seconds; two identical looks at a certain deadlock end it early.
 PROBE_AFTER = 1.5
+PROBE_EVERY = 1.0
 
 #: How many of the items the second run (one sentinel fewer) uses.
 NEEDED_CHECK_ITEMS = 20
-PROBE_EVERY = 1.0
 
 # How many items a message quotes before "...".
 _SAMPLE = 5
@@ -138,10 +138,6 @@ class ShutdownReport:
 
     def __str__(self) -> str:
         return self.message
-
-
-class ShutdownCheckError(AssertionError):
-    """Raised by the ``assert_*`` functions outside pytest (inside pytest they fail)."""
 
 
 # ---------------------------------------------------------------- helpers
