@@ -6,7 +6,7 @@ import multiprocessing
 
 import pytest
 
-from pytest_mpcheck.startmethods import available_methods
+from pytest_mpcheck.startmethods import available_methods, parse_methods
 
 TEST_FILE = """
 import multiprocessing
@@ -100,11 +100,15 @@ def test_unknown_method_is_a_one_sentence_usage_error(
     assert "Traceback" not in result.stderr.str()
 
 
-def test_empty_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(TEST_FILE)
-    result = pytester.runpytest_subprocess("--mp-start-methods", " , ")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --mp-start-methods is empty; name at least one of:*"])
+def test_parse_methods_rejects_an_empty_list_and_keeps_order() -> None:
+    methods = available_methods()
+    with pytest.raises(pytest.UsageError) as excinfo:
+        parse_methods(" , ")
+    assert str(excinfo.value) == (
+        f"--mp-start-methods is empty; name at least one of: {', '.join(methods)}."
+    )
+    text = " , ".join([*reversed(methods), methods[0]])
+    assert parse_methods(text) == list(reversed(methods))
 
 
 def test_marker_with_unknown_method_is_reported(pytester: pytest.Pytester) -> None:
