@@ -58,6 +58,17 @@ def test_classify_runs() -> None:
     assert SERIAL.coincidence is None  # chance predicts too few shared windows to tell
 
 
+def test_serial_on_a_starved_machine_is_still_serial() -> None:
+    # The tree had a CPU for only 5 % of the wall time, one process at a time.
+    starved = RunEvidence(3.0, 200, 0.16, 0.15, 0.002, 40, 0, 1, ((11, 0.15),), "schedstat")
+    assert starved.coverage < 0.1
+    assert classify(starved) == "unclear"
+    # ...but it used as much CPU as the serial version needs: the sampler saw the work.
+    assert classify(starved, serial_cpu=0.16) == "serial"
+    # Work done outside this process tree is never taken for serial work.
+    assert classify(SERIAL, serial_cpu=1.0) == "unclear"
+
+
 def test_default_threshold_scales_with_cpus() -> None:
     assert default_threshold(2) == 1.25
     assert default_threshold(4) == 1.75

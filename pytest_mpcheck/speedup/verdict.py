@@ -7,9 +7,9 @@ another:
 
 - ``fail-serial``: in at least two runs (and half of them), and in no run the
   other way, the CPU was used by one process at a time (overlap below
-  :data:`SERIAL_OVERLAP`) while the sampler saw the work (coverage at least
-  :data:`SERIAL_MIN_COVERAGE`), so work done outside this process tree is not
-  mistaken for serial work. Overlap is judged window by window relative to the
+  :data:`SERIAL_OVERLAP`) while the sampler saw the work (the processes used at
+  least half the CPU time the serial version needed), so work done outside this
+  process tree is not mistaken for serial work. Overlap is judged window by window relative to the
   busiest process, and the two busiest processes' shared windows are compared
   with what chance gives, so a starved machine (each worker getting a few
   milliseconds now and then) still shows parallel code as parallel.
@@ -64,6 +64,8 @@ SERIAL_OVERLAP = 0.12
 SERIAL_COINCIDENCE = 0.4
 #: ...while the tree had a CPU for at least this share of the wall time.
 SERIAL_MIN_COVERAGE = 0.10
+#: ...or used at least this share of the serial version's CPU time...
+SERIAL_SEEN_SHARE = 0.5
 #: ...and the busiest process did at least this much work (s).
 SERIAL_MIN_CPU = 0.08
 #: Below this coverage in every run, the work ran outside this process tree.
@@ -81,8 +83,14 @@ def default_threshold(parallelism: int) -> float:
     return 1.0 + 0.25 * (max(2, parallelism) - 1)
 
 
-def classify(ev: RunEvidence) -> str:
-    """Return ``"parallel"``, ``"serial"`` or ``"unclear"`` for one run's evidence."""
+def classify(ev: RunEvidence, serial_cpu: float | None = None) -> str:
+    """Return ``"parallel"``, ``"serial"`` or ``"unclear"`` for one run's evidence.
+
+    ``serial_cpu``: the CPU time the serial version used for the same work (median
+    over the timed rounds). When the parallel run's processes used at least half
+    of it, the sampler saw the work, however starved the machine was; without it,
+    the tree must have used a CPU for :data:`SERIAL_MIN_COVERAGE` of the wall time.
+    """
     if ev.samples < 3:
         return "unclear"
     coincidence = ev.coincidence
@@ -93,10 +101,14 @@ def classify(ev: RunEvidence) -> str:
         return "parallel"
     if ev.overlap_ratio >= PARALLEL_OVERLAP and ev.max_concurrent >= 2:
         return "parallel"
+    if serial_cpu:
+        saw_the_work = ev.cpu_total >= SERIAL_SEEN_SHARE * serial_cpu
+    else:
+        saw_the_work = ev.coverage >= SERIAL_MIN_COVERAGE
     if (
         ev.overlap_ratio < SERIAL_OVERLAP
         and (coincidence is None or coincidence < SERIAL_COINCIDENCE)
-        and ev.coverage >= SERIAL_MIN_COVERAGE
+        and saw_the_work
         and ev.cpu_top >= SERIAL_MIN_CPU
     ):
         return "serial"
@@ -206,7 +218,9 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
     # start-up may look like overlap even in serial code, so the warm-up run only
     # ever counts as evidence of serial execution, never of parallel execution.
     runs = [r.parallel_evidence for r in m.rounds]
-    kinds = [classify(r.parallel_evidence) for r in m.rounds]
+    serial_cpus = [r.serial_evidence.cpu_total for r in m.timed_rounds]
+    serial_cpu = statistics.median(serial_cpus) if serial_cpus else None
+    kinds = [classify(r.parallel_evidence, serial_cpu) for r in m.rounds]
     for i, r in enumerate(m.rounds):
         if r.warmup and kinds[i] != "serial":
             kinds[i] = "ignored"
