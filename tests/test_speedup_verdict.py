@@ -96,7 +96,7 @@ def test_serial_fails_even_when_timing_looks_good() -> None:
     assert verdict.failed
     assert verdict.message.startswith("the parallel version ran one task after another")
     assert "in 3 of 3 runs only one process at a time was using a CPU" in verdict.message
-    assert "its speedup was 1.45" in verdict.message
+    assert "its speedup was 1.45, threshold 1.25, but only by chance" in verdict.message
 
 
 def test_a_warmup_that_looks_parallel_is_ignored() -> None:
