@@ -198,7 +198,7 @@ def test_patched_clocks_do_not_change_the_verdict(speedup_env: pytest.Pytester) 
     )
     found = re.search(r"its speedup was ([0-9.]+)", result.stdout.str())
     assert found is not None
-    assert float(found.group(1)) < 1.5
+    assert float(found.group(1)) < 4  # noise on a busy machine, never the 10 it faked
     # The correct version whose clocks ran 100 times too fast is not failed.
     assert "test_speedup[pool2_patching-fork] - " not in result.stdout.str()
     assert "FAILED test_it.py::test_speedup[pool2_patching" not in result.stdout.str()
