@@ -369,7 +369,7 @@ def _carrying(var: str, value: str) -> list[psutil.Process]:
 
 
 # SIGTERM goes through the same handler as SIGINT.
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_stopping_the_grader_keeps_finished_rows_and_kills_the_run(
     tmp_path: Path, kit: Path, signum: int
 ) -> None:

@@ -146,7 +146,6 @@ def test_all_passing_is_pass_in_every_format(pytester: pytest.Pytester) -> None:
         test_ex2_pool="import pytest\n\n@pytest.mark.points(20)\ndef test_ok():\n    pass\n"
     )
     for fmt, key, expected in [
-        ("gradescope", "score", 20),
         ("exercism", "status", "pass"),
         ("classroom", "status", "pass"),
     ]:
