@@ -35,6 +35,15 @@ EX5_SPEEDUP_N = 1_000_000
 EX5_SPEEDUP_BUDGET = 6.0
 
 
+def probe_wait(kit: Kit) -> float:
+    """How long a probe waits for a partner: 5 s, less when the call timeout is short.
+
+    Correct code never waits (partners run within milliseconds); serial code waits
+    once, so a short ``--mpcheck-call-timeout`` also shortens that wait.
+    """
+    return max(1.0, min(5.0, kit.timeout / 6))
+
+
 def _number(num: int) -> re.Pattern[str]:
     return re.compile(rf"(?<!\d){num}(?!\d)")
 
@@ -164,7 +173,9 @@ def ex1_start_workers(kit: Kit) -> None:
 def ex1_overlap(kit: Kit) -> None:
     """All n processes ran at the same time: each probe saw another one running."""
     n = EX1_N
-    ev = kit.run("ex1_process", "ex1_start_workers", n, True, function="start_workers")
+    ev = kit.run(
+        "ex1_process", "ex1_start_workers", n, True, probe_wait(kit), function="start_workers"
+    )
     procs = _returned_processes(ev, n)
     for i, proc in enumerate(procs):
         if proc["alive"]:
@@ -256,7 +267,9 @@ def _pool_workers(tracked: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any
 def ex2_parallel_map(kit: Kit) -> None:
     """Results in order, computed by at least two worker processes at the same time."""
     values, processes = EX2_VALUES, EX2_PROCESSES
-    ev = kit.run("ex2_pool", "ex2_parallel_map", values, processes, function="parallel_map")
+    ev = kit.run(
+        "ex2_pool", "ex2_parallel_map", values, processes, probe_wait(kit), function="parallel_map"
+    )
     expected = [x * 3 + 1 for x in values]
     if ev["results"] != expected:
         fail(

@@ -46,8 +46,9 @@ _listdir = os.listdir
 _replace = os.replace
 _environ = os.environ
 
-#: Longest a probe waits for the partner it expects (seconds). Correct code has
-#: every partner running within milliseconds; only serial code waits this long.
+#: Longest a probe waits for the partner it expects (seconds), unless the scenario's
+#: config says otherwise (``wait``). Correct code has every partner running within
+#: milliseconds; only serial code waits this long, and only once (see the flags).
 WAIT_S = 5.0
 #: Once one probe has waited in vain (a ``serial`` flag), the others wait this long.
 SHORT_WAIT_S = 0.3
@@ -115,7 +116,9 @@ def ex1_target(num: int) -> None:
     """
     key = f"p{int(num)}"
     pid = _getpid()
-    expected = int(_config().get("n", 1)) - 1
+    config = _config()
+    expected = int(config.get("n", 1)) - 1
+    wait = float(config.get("wait", WAIT_S))
     _write(f"start-{key}-{pid}")
     began = _monotonic()
     running: set[str] = set()
@@ -130,7 +133,7 @@ def ex1_target(num: int) -> None:
                     running.add(other)
         if len(seen) >= expected:
             break
-        limit = SHORT_WAIT_S if "serial" in flags else WAIT_S
+        limit = SHORT_WAIT_S if "serial" in flags else wait
         if _monotonic() - began > limit:
             waited_in_vain = not running
             break
@@ -157,6 +160,7 @@ def ex2_task(x: int) -> int:
     """
     key = f"t{int(x)}"
     pid = _getpid()
+    wait = float(_config().get("wait", WAIT_S))
     _write(f"start-{key}-{pid}")
     began = _monotonic()
     running: set[int] = set()
@@ -168,7 +172,7 @@ def ex2_task(x: int) -> int:
         if running:
             _write("flag-concurrent", json.dumps({"pid": pid, "others": sorted(running)}))
             break
-        if _monotonic() - began > WAIT_S:
+        if _monotonic() - began > wait:
             _write("flag-serial")
             break
         _sleep(_POLL_S)

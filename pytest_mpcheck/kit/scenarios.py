@@ -263,10 +263,12 @@ def ex1_worker(module: ModuleType, num: int) -> dict[str, Any]:
     return {"output": buffer.getvalue(), "pid": _getpid()}
 
 
-def ex1_start_workers(module: ModuleType, n: int, probe: bool) -> dict[str, Any]:
+def ex1_start_workers(
+    module: ModuleType, n: int, probe: bool, wait: float = probes.WAIT_S
+) -> dict[str, Any]:
     """Run ``start_workers(n)`` (with the overlap probe as target when ``probe``)."""
     if probe:
-        probes.write_config(n=n)
+        probes.write_config(n=n, wait=wait)
     sys.stdout.flush()
     with _Tracker() as tracker:
         if probe:
@@ -290,8 +292,11 @@ def ex2_fib(module: ModuleType, values: list[int]) -> list[Any]:
     return [_plain(module.fib(v)) for v in values]
 
 
-def ex2_parallel_map(module: ModuleType, values: list[int], processes: int) -> dict[str, Any]:
+def ex2_parallel_map(
+    module: ModuleType, values: list[int], processes: int, wait: float = probes.WAIT_S
+) -> dict[str, Any]:
     """Run ``parallel_map(probe, values, processes)``; return results and the probes' records."""
+    probes.write_config(wait=wait)
     with _Tracker() as tracker:
         results = module.parallel_map(probes.ex2_task, values, processes)
     return {
