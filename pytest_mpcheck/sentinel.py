@@ -27,6 +27,7 @@ wait has a deadline and every process started here is killed in a ``finally``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import multiprocessing.queues
 import os
@@ -52,6 +53,7 @@ from pytest_mpcheck._sentinel_child import (
     _producer_main,
 )
 from pytest_mpcheck.i18n import _, ngettext
+from pytest_mpcheck.processes import is_helper_process
 from pytest_mpcheck.stacks import ProcessStack, dump_stacks, format_stacks
 
 __all__ = [
@@ -481,7 +483,9 @@ def _end_groups(groups: dict[int, str], exclude: set[int]) -> list[tuple[str, st
             role = groups.get(os.getpgid(proc.pid))
             if role is not None and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append((role, proc))
-    described = [(role, str(proctree.describe(proc))) for role, proc in found]
+    described = [
+        (role, str(proctree.describe(proc))) for role, proc in found if not is_helper_process(proc)
+    ]
     if found:
         proctree.kill_tree([proc for _role, proc in found], timeout=5.0)
     return described
@@ -1152,15 +1156,24 @@ _GET_CALLS = frozenset({"Queue.get", "JoinableQueue.get", "SimpleQueue.get", "ge
 
 
 def _dump_tree(pid: int) -> list[ProcessStack]:
+    """Where the pipeline's process and each of its descendants is (helpers left out)."""
     pids = {pid: _("the process running run_pipeline")}
-    number = 0
     for child in proctree.descendants(pid):
         with contextlib.suppress(psutil.Error):
             if child.status() == psutil.STATUS_ZOMBIE:
                 continue  # exited, not yet joined
-        number += 1
-        pids[child.pid] = _("process {n} started by run_pipeline").format(n=number)
-    return dump_stacks(pids)
+        if is_helper_process(child):
+            continue  # a forkserver's server or the resource tracker: never the story
+        pids[child.pid] = ""
+    # Only the stack tells a forkserver's server from a process it forked (both have
+    # the server's command line), so helpers are dropped after the dump; then number.
+    kept = [s for s in dump_stacks(pids) if not s.helper]
+    return [
+        s
+        if s.pid == pid
+        else dataclasses.replace(s, role=_("process {n} started by run_pipeline").format(n=n))
+        for n, s in enumerate(kept)
+    ]
 
 
 def _deadlock_signature(

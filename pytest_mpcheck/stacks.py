@@ -177,6 +177,9 @@ class ProcessStack:
     command: str = field(default="", compare=False)
     #: ``True`` when there was no stack because the process had already exited.
     exited: bool = False
+    #: ``True`` for multiprocessing's own helper processes: a forkserver's server
+    #: (not a process it forked) or the resource tracker.
+    helper: bool = False
 
     @property
     def available(self) -> bool:
@@ -390,6 +393,7 @@ def _parse(pid: int, role: str, raw: Any, *, full: bool, command: str) -> Proces
     threads: list[ThreadStack] = []
     all_functions: list[str] = []
     hidden_threads = 0
+    helper = False
     entries = raw if isinstance(raw, list) else []
     for entry in entries:
         if not isinstance(entry, dict):
@@ -418,6 +422,8 @@ def _parse(pid: int, role: str, raw: Any, *, full: bool, command: str) -> Proces
             )
         all_functions.extend(f.function for f in frames)
         name = str(entry.get("thread_name") or entry.get("thread_id") or "?")
+        if name == "MainThread":
+            helper = _is_helper(frames)
         thread = _trim(
             ThreadStack(
                 name=name,
@@ -448,6 +454,22 @@ def _parse(pid: int, role: str, raw: Any, *, full: bool, command: str) -> Proces
         all_functions=tuple(all_functions),
         full=full,
         command=command,
+        helper=helper,
+    )
+
+
+def _is_helper(frames: Sequence[StackFrame]) -> bool:
+    """Whether a main thread's frames are those of a forkserver server or resource tracker.
+
+    The command line cannot tell: a process the forkserver forks keeps the server's.
+    Its stack can: a forked process goes on into ``_serve_one`` and its bootstrap.
+    """
+    files = {f.short_file.replace("\\", "/") for f in frames}
+    names = {f.function.rsplit(".", 1)[-1] for f in frames}
+    if "_serve_one" in names or "_bootstrap" in names:
+        return False
+    return (
+        "multiprocessing/forkserver.py" in files or "multiprocessing/resource_tracker.py" in files
     )
 
 

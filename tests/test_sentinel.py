@@ -175,18 +175,23 @@ IMPLS = textwrap.dedent(
         return run_pipeline(items, n_consumers)[::-1]
 
 
-    def run_pipeline_join_first(items, n_consumers=1):
-        q, out = multiprocessing.Queue(), multiprocessing.Queue()
-        consumers = [
-            multiprocessing.Process(target=consumer, args=(q, out)) for _ in range(n_consumers)
-        ]
-        prod = multiprocessing.Process(target=producer, args=(q, items, n_consumers))
+    def run_pipeline_join_first(items, n_consumers=1, method=None):
+        mp = multiprocessing.get_context(method)
+        q, out = mp.Queue(), mp.Queue()
+        consumers = [mp.Process(target=consumer, args=(q, out)) for _ in range(n_consumers)]
+        prod = mp.Process(target=producer, args=(q, items, n_consumers))
         for p in consumers + [prod]:
             p.start()
         prod.join()
         for p in consumers:
             p.join()  # LINE_JOIN
         return [out.get() for _ in items]
+
+
+    def run_pipeline_join_first_forkserver(items, n_consumers=1):
+        # Its own forkserver inside the check's forkserver child: the server and the
+        # processes it forks share one command line; the report must tell them apart.
+        return run_pipeline_join_first(items, n_consumers, "forkserver")
 
 
     def run_pipeline_one_sentinel(items, n_consumers=1):
@@ -474,11 +479,14 @@ TESTS = textwrap.dedent(
         one(report, "with one consumer, run_pipeline must return the items in the order")
 
 
-    @pytest.mark.mp_start_methods("spawn", "fork")
-    def test_pipeline_joined_before_draining(mp_context, nothing_survives):
+    @pytest.mark.mp_start_methods("forkserver", "fork")
+    def test_pipeline_joined_before_draining(mp_context, mp_start_method, nothing_survives):
         items = [b"x" * 1024] * 400
-        report = check_pipeline(nothing_survives, impls.run_pipeline_join_first, items,
+        pipeline = (impls.run_pipeline_join_first_forkserver if mp_start_method == "forkserver"
+                    else impls.run_pipeline_join_first)
+        report = check_pipeline(nothing_survives, pipeline, items,
                                 n_consumers=2, context=mp_context, timeout=60)
+        one(report, "run_pipeline is deadlocked")
         one(report, "a child is blocked flushing its queue because it was joined before the "
                     "queue was drained")
         assert f'File "{IMPLS}", line {line_of("LINE_JOIN")}, in run_pipeline_join_first' in (
