@@ -201,3 +201,14 @@ def test_stubs_keep_every_contract_name_and_teach_in_both_languages() -> None:
         assert doc is not None
         for heading in ("The one rule", "The classic mistake", "단 하나의 규칙", "흔한 실수"):
             assert heading in doc, (module, heading)
+
+
+def test_progress_and_last_run_under_xdist(pytester: pytest.Pytester) -> None:
+    """Under ``-n 2`` the controller shows the table and writes the file; workers do not."""
+    kit = copy_kit(pytester)
+    shutil.copy(ROOT / "solutions" / "ex1_process.py", kit)
+    result = run(pytester, "-n", "2", "-k", "worker_prints or fib_is")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["ex1_process *4 / 4 * 1 / 1 * done", "total *4 / 7"])
+    data = json.loads((pytester.path / ".mpcheck" / "last-run.json").read_text())
+    assert data["exercises"]["ex2_pool"]["failed"] == 1
