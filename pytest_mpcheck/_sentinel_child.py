@@ -63,8 +63,19 @@ class RecordingQueue:
         self._role = role
         self._sentinel = sentinel
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+    def get(self, *args: Any, **kwargs: Any) -> Any:
         """Take an item, recording the call and what it returned."""
+        log, role = self._log, self._role
+        if not hasattr(self._inner, "get_nowait"):
+            # A SimpleQueue: its get() takes no arguments (passing some fails just as
+            # it would on the real queue) and cannot time out.
+            _record(log, role, "get", None, flush=True)
+            item = self._inner.get(*args, **kwargs)
+            _record(log, role, "got", item, flush=_is_sentinel(item, self._sentinel))
+            return item
+        return self._get(*args, **kwargs)
+
+    def _get(self, block: bool = True, timeout: float | None = None) -> Any:
         log, role = self._log, self._role
         try:
             # First without waiting: most calls find an item, and then the events
@@ -91,7 +102,10 @@ class RecordingQueue:
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         """Put an item, recording it."""
-        self._inner.put(item, block, timeout)
+        if block and timeout is None:
+            self._inner.put(item)  # also a SimpleQueue's put(), which takes no options
+        else:
+            self._inner.put(item, block, timeout)
         _record(self._log, self._role, "put", item)
 
     def put_nowait(self, item: Any) -> None:
@@ -141,6 +155,16 @@ class OutQueue:
         """Nothing to cancel."""
 
 
+def _learner_traceback() -> str:
+    """The current exception's traceback without this module's own frames."""
+    etype, exc, tb = sys.exc_info()
+    frames = [f for f in traceback.extract_tb(tb) if f.filename != __file__]
+    lines = ["Traceback (most recent call last):\n"]
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(etype, exc)
+    return "".join(lines)
+
+
 def _own_group() -> None:
     """Lead a process group, so that whatever the code under test starts can be found."""
     with contextlib.suppress(OSError):
@@ -155,7 +179,7 @@ def _producer_main(
     try:
         producer(q, items, n)
     except BaseException:
-        _record(log, "producer", "raised", traceback.format_exc(), flush=True)
+        _record(log, "producer", "raised", _learner_traceback(), flush=True)
         sys.exit(1)
     _record(log, "producer", "returned", None, flush=True)
 
@@ -166,7 +190,7 @@ def _consumer_main(consumer: Callable[..., Any], q: Any, out_q: Any, log: Any, r
     try:
         consumer(q, out_q)
     except BaseException:
-        _record(log, role, "raised", traceback.format_exc(), flush=True)
+        _record(log, role, "raised", _learner_traceback(), flush=True)
         sys.exit(1)
     _record(log, role, "returned", None, flush=True)
 
@@ -187,7 +211,7 @@ def _pipeline_main(
     try:
         result = run_pipeline(items, n_consumers)
     except BaseException:
-        result_q.put(("raised", traceback.format_exc(), []))
+        result_q.put(("raised", _learner_traceback(), []))
         result_q.close()
         result_q.join_thread()
         os._exit(1)

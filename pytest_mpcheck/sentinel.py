@@ -77,7 +77,7 @@ DEFAULT_TIMEOUT = 20.0
 #: A consumer that gives up on a ``get()`` timeout longer than this is not caught.
 DEFAULT_SETTLE = 1.0
 
-QUEUE_KINDS = ("queue", "joinable", "manager")
+QUEUE_KINDS = ("queue", "joinable", "simple", "manager")
 
 #: A pipeline that has not returned after this many seconds is looked at (py-spy)
 #: every PROBE_EVERY seconds; two identical looks at a certain deadlock end it early.
@@ -173,7 +173,7 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _tail(text: str, lines: int = 6) -> str:
+def _tail(text: str, lines: int = 8) -> str:
     kept = text.rstrip().splitlines()[-lines:]
     return "\n".join("    " + line for line in kept)
 
@@ -274,6 +274,8 @@ def _make_queue(
         return ctx.Queue(), "queue"
     if factory == "joinable":
         return ctx.JoinableQueue(), "joinable"
+    if factory == "simple":
+        return ctx.SimpleQueue(), "simple"
     if factory == "manager":
         manager = ctx.Manager()
         stack.callback(_shutdown_manager, manager)
@@ -310,6 +312,13 @@ def _leftover(q: Any) -> list[Any]:
     """Empty ``q`` from the harness, with a short deadline, and return what was in it."""
     left: list[Any] = []
     deadline = time.monotonic() + 5.0
+    if not hasattr(q, "get_nowait"):
+        # A SimpleQueue (no timeout): every process is gone, so empty() is exact
+        # and get() after it cannot block.
+        with contextlib.suppress(Exception):
+            while time.monotonic() < deadline and not q.empty():
+                left.append(q.get())
+        return left
     while time.monotonic() < deadline:
         try:
             left.append(q.get(timeout=0.2))

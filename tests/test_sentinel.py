@@ -297,7 +297,7 @@ TESTS = textwrap.dedent(
 
 
     @pytest.mark.mp_start_methods("fork")
-    @pytest.mark.parametrize("kind", ["joinable", "manager"])
+    @pytest.mark.parametrize("kind", ["joinable", "simple", "manager"])
     def test_other_queues_pass(mp_context, nothing_survives, kind):
         consumer = impls.consumer_task_done if kind == "joinable" else impls.consumer
         report = check(nothing_survives, impls.producer, consumer, ITEMS, n_consumers=2,
@@ -539,7 +539,7 @@ def test_every_diagnosis_under_xdist(pytester: pytest.Pytester) -> None:
     # Under every method: correct consumers (1 and 3), too few sentinels, a correct
     # pipeline; the other cases are narrowed to one or two methods each.
     per_method = 2 + 1 + 1
-    narrowed = 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 1
+    narrowed = 3 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 1
     result.assert_outcomes(passed=per_method * m + narrowed, failed=1)
     result.stdout.fnmatch_lines(
         [
