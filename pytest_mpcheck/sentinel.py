@@ -31,6 +31,7 @@ import dataclasses
 import multiprocessing
 import multiprocessing.queues
 import os
+import pickle
 import queue as queue_module
 import signal
 import time
@@ -161,6 +162,33 @@ def _is_sentinel(value: Any, sentinel: Any) -> bool:
         return type(value) is type(sentinel) and bool(value == sentinel)
     except Exception:
         return False
+
+
+def _key(value: Any) -> bytes | str:
+    """A hashable stand-in for an item, equal for equal items that crossed a process.
+
+    Items need not be hashable, and ``repr`` of a plain object shows its address,
+    which differs once it has been pickled; its pickle does not.
+    """
+    try:
+        return pickle.dumps(value, protocol=4)
+    except Exception:
+        return repr(value)
+
+
+def _same_list(got: Sequence[Any], want: Sequence[Any]) -> bool:
+    """Equal lists, item by item: ``==``, or else the same pickle (objects without ``__eq__``)."""
+    if len(got) != len(want):
+        return False
+    for a, b in zip(got, want, strict=True):
+        try:
+            if a == b:
+                continue
+        except Exception:
+            pass
+        if _key(a) != _key(b):
+            return False
+    return True
 
 
 def _sample(values: Sequence[Any]) -> str:
@@ -588,8 +616,8 @@ def _judge_enough(
     put_items = [x for x in put if not _is_sentinel(x, sentinel)]
     n_put_sentinels = len(put) - len(put_items)
     if producer.returned or "producer" not in rnd.stuck:
-        if put_items != items:
-            if Counter(map(repr, put_items)) == Counter(map(repr, items)):
+        if not _same_list(put_items, items):
+            if Counter(map(_key, put_items)) == Counter(map(_key, items)):
                 problems.append(_("the producer put the items out of order: put them in order"))
             else:
                 problems.append(
@@ -706,7 +734,7 @@ def _judge_enough(
                 _("{who} forwarded the sentinel to out_q: forward only the items").format(who=label)
             )
             forwarded = [x for x in forwarded if not _is_sentinel(x, sentinel)]
-        if forwarded != before and role.raised is None:
+        if not _same_list(forwarded, before) and role.raised is None:
             if len(forwarded) != len(before):
                 problems.append(
                     _("{who} took {taken} items but forwarded {forwarded} to out_q").format(
@@ -737,9 +765,8 @@ def _judge_enough(
 
     # Every item taken exactly once.
     if not rnd.stuck:
-        # Compared by repr: items need not be hashable. Messages quote the objects.
-        examples = {repr(x): x for x in [*items, *taken_items]}
-        surplus = Counter(map(repr, taken_items)) - Counter(map(repr, items))
+        examples = {_key(x): x for x in [*items, *taken_items]}
+        surplus = Counter(map(_key, taken_items)) - Counter(map(_key, items))
         if surplus:
             problems.append(
                 _("items taken more often than they were put: {sample}").format(
@@ -772,7 +799,7 @@ def _judge_enough(
                     left_sentinels,
                 ).format(count=left_sentinels)
             )
-        if n_consumers == 1 and not problems and taken_items != items:
+        if n_consumers == 1 and not problems and not _same_list(taken_items, items):
             problems.append(
                 _("with one consumer the items must be taken in the order they were put")
             )
@@ -1132,12 +1159,11 @@ def _judge_pipeline(
             _("run_pipeline returned {type}, not a list").format(type=type(value).__name__)
         )
         return problems
-    if n_consumers == 1 and value == items:
+    if n_consumers == 1 and _same_list(value, items):
         return problems
-    # Compared by repr: items need not be hashable. Messages quote the objects.
-    examples = {repr(x): x for x in [*items, *value]}
-    got = Counter(map(repr, value))
-    want = Counter(map(repr, items))
+    examples = {_key(x): x for x in [*items, *value]}
+    got = Counter(map(_key, value))
+    want = Counter(map(_key, items))
     missing = [examples[r] for r in (want - got).elements()]
     extra = [examples[r] for r in (got - want).elements()]
     if missing:

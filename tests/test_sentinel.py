@@ -21,6 +21,13 @@ IMPLS = textwrap.dedent(
     SENTINEL = None
 
 
+    class Box:
+        # An item without __eq__, whose repr shows its address.
+
+        def __init__(self, n):
+            self.n = n
+
+
     def producer(q, items, n_sentinels=1):
         for item in items:
             q.put(item)
@@ -306,6 +313,16 @@ TESTS = textwrap.dedent(
         assert report.queue_kind == kind
 
 
+    @pytest.mark.mp_start_methods("fork")
+    def test_items_without_equality(mp_context, nothing_survives):
+        boxes = [impls.Box(i) for i in range(5)]
+        report = check(nothing_survives, impls.producer, impls.consumer, boxes,
+                       n_consumers=2, context=mp_context)
+        assert report.ok, report.message
+        report = check_pipeline(nothing_survives, impls.run_pipeline, boxes, context=mp_context)
+        assert report.ok, report.message
+
+
     @pytest.mark.mp_start_methods("spawn")
     def test_manager_fixture_queue_and_any_sentinel(mp_context, mp_manager, nothing_survives):
         report = check(nothing_survives, impls.producer_stop, impls.consumer_stop, ITEMS,
@@ -539,7 +556,7 @@ def test_every_diagnosis_under_xdist(pytester: pytest.Pytester) -> None:
     # Under every method: correct consumers (1 and 3), too few sentinels, a correct
     # pipeline; the other cases are narrowed to one or two methods each.
     per_method = 2 + 1 + 1
-    narrowed = 3 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 1
+    narrowed = 3 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 1
     result.assert_outcomes(passed=per_method * m + narrowed, failed=1)
     result.stdout.fnmatch_lines(
         [
