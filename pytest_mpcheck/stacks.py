@@ -297,32 +297,45 @@ def _dump_one(
             command=command,
         )
     env = dict(os.environ, RUST_BACKTRACE="0", RUST_LIB_BACKTRACE="0")
-    remaining = max(0.5, deadline - time.monotonic())
-    try:
-        done = subprocess.run(
-            [py_spy, "dump", "--pid", str(pid), "--json"],
-            capture_output=True,
-            text=True,
-            timeout=remaining,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return ProcessStack(
-            pid,
-            role,
-            error=_("py-spy did not answer within {seconds:.0f} s").format(seconds=remaining),
-            full=full,
-            command=command,
-        )
-    except OSError as exc:
-        return ProcessStack(
-            pid,
-            role,
-            error=_("py-spy could not run: {error}").format(error=exc),
-            full=full,
-            command=command,
-        )
+    # Two dumps of one process at once (the fixtures' and the kit's reports, say)
+    # collide: the second cannot suspend it (EPERM). So a failure is tried again,
+    # once without suspending the process (--nonblocking), then once more as usual.
+    attempts: list[tuple[float, list[str]]] = [(0.0, []), (0.1, ["--nonblocking"]), (0.3, [])]
+    done: subprocess.CompletedProcess[str] | None = None
+    for pause, extra in attempts:
+        if done is not None:
+            if done.returncode == 0 or not _is_alive(pid):
+                break
+            if time.monotonic() + pause >= deadline:
+                break
+            time.sleep(pause)
+        remaining = max(0.5, deadline - time.monotonic())
+        try:
+            done = subprocess.run(
+                [py_spy, "dump", "--pid", str(pid), "--json", *extra],
+                capture_output=True,
+                text=True,
+                timeout=remaining,
+                env=env,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return ProcessStack(
+                pid,
+                role,
+                error=_("py-spy did not answer within {seconds:.0f} s").format(seconds=remaining),
+                full=full,
+                command=command,
+            )
+        except OSError as exc:
+            return ProcessStack(
+                pid,
+                role,
+                error=_("py-spy could not run: {error}").format(error=exc),
+                full=full,
+                command=command,
+            )
+    assert done is not None
     if done.returncode != 0:
         return ProcessStack(
             pid,

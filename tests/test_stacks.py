@@ -190,6 +190,19 @@ INNER = textwrap.dedent(
             assert f"consumer {i + 1} (pid {p.pid}): waiting in Queue.get" in text, text
 
 
+    @pytest.mark.mp_start_methods("fork")
+    def test_concurrent_dumps_of_one_process(started):
+        # Two reports at once (a fixture's and the kit's) must not make each other
+        # fail: only one py-spy can suspend a process at a time.
+        from concurrent.futures import ThreadPoolExecutor
+
+        proc = started(busy, name="busy")
+        report_when(proc.pid, "busy", "running (busy")
+        with ThreadPoolExecutor(6) as pool:
+            stacks = list(pool.map(lambda _: dump_stacks({proc.pid: "busy"})[0], range(6)))
+        assert all(s.available and s.busy for s in stacks), [s.error for s in stacks]
+
+
     @pytest.mark.mp_start_methods("spawn")
     def test_unavailable_stacks_say_why(mp_start_method, monkeypatch):
         gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -263,7 +276,7 @@ def test_hang_reports_under_each_start_method_and_xdist(
     result = inner.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", timeout=240)
     methods = len([m for m in ("spawn", "forkserver", "fork") if m in _all_start_methods()])
     # get, join, busy loop and flushing under every method; the rest under one each.
-    result.assert_outcomes(passed=4 * methods + 6)
+    result.assert_outcomes(passed=4 * methods + 7)
     _assert_all_gone(inner)
 
 
