@@ -224,6 +224,19 @@ def pytest_runtest_makereport(
     return report
 
 
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """On Ctrl-C, let the teardown that follows end the test's processes without waiting.
+
+    The fixtures' processes live in process groups of their own, so the terminal's
+    SIGINT does not reach them; waiting out their deadline would make Ctrl-C slow.
+    """
+    global _interrupted
+    _interrupted = True
+
+
+_interrupted = False
+
+
 def timed_out(item: pytest.Item) -> bool:
     """Whether pytest-timeout's deadline for ``item`` has passed (it is ending the test)."""
     if item.stash.get(_TIMED_OUT, False):
@@ -239,7 +252,7 @@ def teardown_budget(item: pytest.Item, timeout: float) -> float:
     usually stuck: wait one second, not the whole deadline. Under pytest-timeout,
     keep a margin before its deadline to end the processes ourselves.
     """
-    if timed_out(item):
+    if timed_out(item) or _interrupted:
         return 0.0
     budget = timeout
     if item.stash.get(_CALL_FAILED, False):
@@ -291,10 +304,13 @@ def process_group(
     message = None
     try:
         # After a failed test its own report usually shows the hang already.
-        group.close(timeout=teardown_budget(request.node, timeout), stacks=not failed)
+        group.close(
+            timeout=teardown_budget(request.node, timeout), stacks=not (failed or _interrupted)
+        )
     except ProcessGroupError as exc:
         message = str(exc)
-    if message is not None:
+    # After Ctrl-C, end the processes quietly: the user stopped the run on purpose.
+    if message is not None and not _interrupted:
         pytest.fail(message, pytrace=False)
 
 
@@ -383,5 +399,5 @@ def mp_manager(request: pytest.FixtureRequest, mp_context: BaseContext) -> Itera
     yield manager
     budget = max(teardown_budget(request.node, fixture_timeout(request.config)), 0.5)
     problems = _shutdown_manager(manager, pid, budget)
-    if problems:
+    if problems and not _interrupted:
         pytest.fail("mp_manager: " + "; ".join(problems), pytrace=False)

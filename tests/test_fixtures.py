@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -261,3 +265,57 @@ def test_bad_timeout_is_a_one_sentence_usage_error(
     result = pytester.runpytest_subprocess(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_ctrl_c_ends_the_processes_without_waiting_for_the_deadline(
+    pytester: pytest.Pytester,
+) -> None:
+    """The processes sit in process groups of their own, out of the terminal's SIGINT."""
+    pytester.makepyfile(
+        test_interrupted="""
+        import os, pathlib, time
+
+        def sleeper():
+            time.sleep(600)
+
+        def test_x(process_group):
+            p = process_group(sleeper, name="sleeper")
+            pathlib.Path(os.environ["PID_DIR"], "child.pid").write_text(str(p.pid))
+            p.join()
+        """
+    )
+    marker = pytester.path / "child.pid"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--mp-start-methods=fork",
+            "--mpcheck-timeout=600",
+        ],
+        cwd=pytester.path,
+        env=dict(os.environ, PID_DIR=str(pytester.path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        # A shell's background job would ignore SIGINT; make sure this one does not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            time.sleep(0.05)
+        time.sleep(0.3)  # into p.join()
+        proc.send_signal(signal.SIGINT)
+        # Without the fix the teardown would wait the 600 s deadline.
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    text = out.decode(errors="replace")
+    assert "KeyboardInterrupt" in text, text
+    assert "Traceback" not in text, text
+    assert_all_gone([int(marker.read_text())], within=1.0)
