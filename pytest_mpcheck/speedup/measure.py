@@ -13,7 +13,9 @@ sandbox child) and returns a picklable :class:`SpeedupMeasurement`; ``judge`` in
    so a busy machine is seen as busy), then the serial and the parallel run in
    alternating order, each paired run giving one speedup figure.
 4. After each round the verdict is computed; measuring stops as soon as it is
-   decisive, or when another round would not fit into the time budget.
+   decisive, or, after two timed rounds at least, when another round would not
+   fit into the time budget (one round of grace when the evidence so far points
+   only to serial execution).
 
 Every clock read here is one captured at import (:mod:`.clock`).
 
@@ -44,6 +46,13 @@ __all__ = ["DEFAULT_BUDGET", "Round", "SpeedupMeasurement", "measure_speedup"]
 DEFAULT_BUDGET = 5.0
 DEFAULT_SAMPLE_INTERVAL = 0.01
 MAX_ROUNDS = 20
+#: Timed rounds measured whatever the budget says (each run is one piece of evidence).
+MIN_TIMED_ROUNDS = 2
+#: A descendant that used at least this much CPU per wall second while the serial
+#: version ran, and at least BACKGROUND_SHARE of its rate during the parallel run,
+#: is background work (a helper some fixture started), not the parallel version's.
+BACKGROUND_MIN_RATE = 0.02
+BACKGROUND_SHARE = 0.2
 #: The reference burst's size: about this long for one worker alone.
 REFERENCE_TARGET_S = 0.04
 
@@ -341,8 +350,18 @@ def _protocol(
                 # A descendant that kept a CPU busy while the serial version ran (a
                 # helper some fixture started, a competing job) is background, not
                 # the parallel version's work: leave it out of the parallel evidence.
-                background = s_sampler.busy_processes()
-                s_ev = s_sampler.evidence()
+                # "Busy" is relative: it used a CPU while the serial version ran at
+                # least a fifth as much as while the parallel one did (the parallel
+                # version's own workers, even a pool made beforehand, sit idle then).
+                p_rates = p_sampler.cpu_rates()
+                background = {
+                    pid
+                    for pid, rate in s_sampler.cpu_rates().items()
+                    if pid != os.getpid()
+                    and rate >= BACKGROUND_MIN_RATE
+                    and rate >= BACKGROUND_SHARE * p_rates.get(pid, 0.0)
+                }
+                s_ev = s_sampler.evidence(ignore=background)
                 p_ev = p_sampler.evidence(ignore=background)
             rounds.append(
                 Round(index, warmup, serial_first, s_time, p_time, s_ev, p_ev, single, pair)
@@ -365,7 +384,8 @@ def _protocol(
             elapsed = clock.perf_counter() - start
             # A timed round costs about what the last one did (the warm-up may be slower).
             next_cost = durations[-1]
-            if elapsed + next_cost > budget:
+            # Two timed rounds at least: evidence from one run alone decides nothing.
+            if len(rounds) > MIN_TIMED_ROUNDS and elapsed + next_cost > budget:
                 # One round of grace when the evidence so far only points to serial
                 # execution: the failure it may settle is worth more than a skip.
                 leans_serial = verdict.runs_parallel == 0 and verdict.runs_serial >= 1

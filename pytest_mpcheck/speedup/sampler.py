@@ -46,6 +46,13 @@ MIN_EXPECTED_COINCIDENT = 4.0
 MIN_PROCESS_CPU = 0.02
 
 _PROC = "/proc"
+_HELPER_MARKERS = (
+    b"multiprocessing.forkserver",
+    b"multiprocessing.resource_tracker",
+    b"multiprocessing.semaphore_tracker",
+)
+#: (pid, start) -> whether that process is one of multiprocessing's helpers.
+_HELPERS: dict[tuple[int, int], bool] = {}
 _HAVE_SCHEDSTAT = sys.platform.startswith("linux") and os.path.exists(
     f"{_PROC}/self/task/{threading.get_native_id()}/schedstat"
 )
@@ -252,18 +259,41 @@ class TreeSampler:
             self._thread.join(5.0)
 
     # -- analysis -------------------------------------------------------------
-    def busy_processes(self, share: float = 0.1) -> set[int]:
-        """Pids other than this process that used at least ``share`` of a CPU meanwhile."""
+    def cpu_rates(self) -> dict[int, float]:
+        """CPU seconds per wall second of each process during the run."""
         if len(self._samples) < 2:
-            return set()
+            return {}
         (t0, first), (t1, last) = self._samples[0], self._samples[-1]
         wall = t1 - t0
-        busy = set()
-        for key, value in last.items():
-            used = (value - first.get(key, 0)) / 1e9
-            if key[0] != self.root and wall > 0 and used >= share * wall:
-                busy.add(key[0])
-        return busy
+        if wall <= 0:
+            return {}
+        return {
+            key[0]: max(0, value - first.get(key, 0)) / 1e9 / wall for key, value in last.items()
+        }
+
+    def infrastructure(self) -> set[int]:
+        """Processes of the tree that are multiprocessing's own helpers, not the work.
+
+        The fork server (its start-up imports would look like a worker taking
+        turns with the others) and the resource tracker. Read after the run, when
+        every process has had time to exec its real command line.
+        """
+        found = set()
+        for pid, start in self._tree.items():
+            if pid == self.root:
+                continue
+            kind = _HELPERS.get((pid, start))
+            if kind is None:
+                try:
+                    with open(f"{_PROC}/{pid}/cmdline", "rb") as f:
+                        cmdline = f.read()
+                except OSError:
+                    continue
+                kind = any(marker in cmdline for marker in _HELPER_MARKERS)
+                _HELPERS[(pid, start)] = kind
+            if kind:
+                found.add(pid)
+        return found
 
     def evidence(self, ignore: Iterable[int] = ()) -> RunEvidence:
         """Summarise the samples taken (call after the ``with`` block).
@@ -271,7 +301,7 @@ class TreeSampler:
         ``ignore``: pids to leave out, such as background processes that were just
         as busy while the serial version ran.
         """
-        skip = set(ignore)
+        skip = set(ignore) | self.infrastructure()
         samples = self._samples
         if len(samples) < 2:
             return EMPTY_EVIDENCE

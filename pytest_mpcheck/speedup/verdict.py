@@ -15,8 +15,8 @@ another:
   milliseconds now and then) still shows parallel code as parallel.
 - ``pass``: two or more processes used a CPU at the same time in most timed runs
   (and one at a time in none), and the median speedup of the timed rounds
-  reached the threshold. The warm-up run (first pool, forkserver, imports) only
-  ever counts as evidence of serial execution: start-up can look like overlap.
+  reached the threshold. The warm-up run (first pool, forkserver, imports) is no
+  evidence either way: start-up can look like overlap or like turn-taking.
 - ``cannot-judge``: everything else (too few CPUs, lock not available, a busy
   machine, evidence that does not settle it). ``assert_speedup`` skips then.
   Parallel code that is not faster is never failed on timing: process start-up
@@ -215,14 +215,14 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
     m = measurement
     cpus = m.cpus
     # The warm-up starts pools, forkservers and imports for the first time; that
-    # start-up may look like overlap even in serial code, so the warm-up run only
-    # ever counts as evidence of serial execution, never of parallel execution.
+    # start-up can look like overlap in serial code, or like processes taking
+    # turns in parallel code: the warm-up run is no evidence either way.
     runs = [r.parallel_evidence for r in m.rounds]
     serial_cpus = [r.serial_evidence.cpu_total for r in m.timed_rounds]
     serial_cpu = statistics.median(serial_cpus) if serial_cpus else None
     kinds = [classify(r.parallel_evidence, serial_cpu) for r in m.rounds]
     for i, r in enumerate(m.rounds):
-        if r.warmup and kinds[i] != "serial":
+        if r.warmup:
             kinds[i] = "ignored"
     counted = len(kinds) - kinds.count("ignored")
     n_par = kinds.count("parallel")
