@@ -30,7 +30,7 @@ import time
 
 import psutil
 
-__all__ = ["helper_pids", "watch", "watchdog_pid"]
+__all__ = ["descendant_pids", "helper_pids", "watch", "watchdog_pid"]
 
 #: How often the watchdog checks that pytest is alive (seconds).
 _POLL_INTERVAL = 0.1
@@ -178,8 +178,8 @@ def _proc_children(pid: int) -> list[int] | None:
     return children
 
 
-def _descendant_pids(proc: psutil.Process) -> list[int]:
-    """Every descendant of ``proc``.
+def descendant_pids(proc: psutil.Process) -> list[int]:
+    """Every descendant of ``proc``, cheaply.
 
     On Linux this walks /proc/PID/task/*/children, which costs in proportion to
     the tree, where psutil reads the parent of every process on the machine: the
@@ -233,7 +233,7 @@ class _Reaper:
                 continue
             # A fixture's child moves into its own process group right after start.
             self._note_group(pid)
-            for child in _descendant_pids(proc):
+            for child in descendant_pids(proc):
                 if child not in self.seen:
                     with contextlib.suppress(psutil.Error):
                         self.seen[child] = psutil.Process(child).create_time()
