@@ -156,8 +156,14 @@ def _same_process(pid: int, create_time: float) -> psutil.Process | None:
         return None
 
 
+# No /proc (macOS): descendants come from psutil instead.
+_HAVE_PROC_TASKS = os.path.isdir(f"/proc/{os.getpid()}/task")
+
+
 def _proc_children(pid: int) -> list[int] | None:
     """Direct children from /proc/PID/task/*/children (Linux), or ``None`` without it."""
+    if not _HAVE_PROC_TASKS:
+        return None
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except FileNotFoundError:
