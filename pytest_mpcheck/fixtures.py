@@ -354,7 +354,9 @@ def timeout_queue(
         queue.dispose()
 
 
-def _shutdown_manager(manager: SyncManager, pid: int | None, budget: float) -> list[str]:
+def _shutdown_manager(
+    manager: SyncManager, pid: int | None, budget: float, *, stacks: bool = True
+) -> list[str]:
     """Shut ``manager`` down within ``budget`` seconds; return problems found."""
     problems: list[str] = []
     # shutdown() talks to the server and could wait on a stuck one forever:
@@ -364,6 +366,7 @@ def _shutdown_manager(manager: SyncManager, pid: int | None, budget: float) -> l
     worker.start()
     worker.join(budget)
     if worker.is_alive() and pid is not None:
+        report = hang_report({pid: "manager server"}) if stacks else ""
         killed = proctree.kill_tree([pid])
         problems += [
             _("the manager did not shut down within {seconds:g} s; killed {process}").format(
@@ -371,6 +374,8 @@ def _shutdown_manager(manager: SyncManager, pid: int | None, budget: float) -> l
             )
             for info in killed
         ]
+        if report:
+            problems.append(report)
         worker.join(TERMINATE_GRACE)
     if pid is not None:
         with contextlib.suppress(psutil.Error):
@@ -398,6 +403,7 @@ def mp_manager(request: pytest.FixtureRequest, mp_context: BaseContext) -> Itera
         reaper.watch(pid)
     yield manager
     budget = max(teardown_budget(request.node, fixture_timeout(request.config)), 0.5)
-    problems = _shutdown_manager(manager, pid, budget)
+    quiet = _interrupted or request.node.stash.get(_CALL_FAILED, False)
+    problems = _shutdown_manager(manager, pid, budget, stacks=not quiet)
     if problems and not _interrupted:
-        pytest.fail("mp_manager: " + "; ".join(problems), pytrace=False)
+        pytest.fail("mp_manager: " + "\n".join(problems), pytrace=False)

@@ -319,3 +319,25 @@ def test_ctrl_c_ends_the_processes_without_waiting_for_the_deadline(
     assert "KeyboardInterrupt" in text, text
     assert "Traceback" not in text, text
     assert_all_gone([int(marker.read_text())], within=1.0)
+
+
+def test_a_stuck_manager_is_killed_with_a_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_stuck_manager="""
+        import os, signal
+
+        def test_stuck(mp_manager):
+            mp_manager.dict()
+            os.kill(mp_manager._process.pid, signal.SIGSTOP)
+            with open("server.pid", "w") as f:
+                f.write(str(mp_manager._process.pid))
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--mp-start-methods=fork", "--mpcheck-timeout=1", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["mp_manager: the manager did not shut down within 1 s; killed pid *"]
+    )
+    assert_all_gone([int((pytester.path / "server.pid").read_text())], within=1.0)
