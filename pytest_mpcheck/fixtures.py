@@ -173,6 +173,8 @@ def _parse_timeout(value: str, source: str) -> float:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Validate ``--mpcheck-timeout`` (a bad value stops the run with one sentence)."""
+    global _interrupted
+    _interrupted = False  # a new run (pytester may run several in one process)
     option = config.getoption("mpcheck_timeout", default=None)
     ini = str(config.getini("mpcheck_timeout") or "").strip()
     if option is not None:
