@@ -7,6 +7,10 @@ process-group kill, reaper registration). Prints the median of each and the
 overhead per process. The goal: at most 5% or 2 ms per process more.
 
     python benchmarks/fixture_overhead.py [--rounds N] [--methods spawn,fork]
+
+With ``PYTHONDONTWRITEBYTECODE`` set, every spawn or forkserver child compiles
+``pytest_mpcheck/__init__.py`` and ``_bootstrap.py`` from source (about 5 ms each
+child) where a normal install loads cached bytecode; the script says so.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
-from pytest_mpcheck.processes import ProcessGroup
-from pytest_mpcheck.startmethods import available_methods
+# Only the standard library at the top: under spawn and forkserver every child
+# imports this file again as ``__mp_main__``, and pytest_mpcheck's modules pull in
+# pytest (~200 ms per child) that a test's own children would not pay twice.
 
 N_PROCESSES = 4
 
@@ -41,6 +47,8 @@ def bare(ctx: multiprocessing.context.BaseContext) -> float:
 
 
 def grouped(ctx: multiprocessing.context.BaseContext) -> float:
+    from pytest_mpcheck.processes import ProcessGroup
+
     start = time.perf_counter()
     group = ProcessGroup(ctx)
     procs = [group(work) for _ in range(N_PROCESSES)]
@@ -66,11 +74,15 @@ def measure(method: str, rounds: int) -> tuple[list[float], list[float]]:
 
 
 def main() -> None:
+    from pytest_mpcheck.startmethods import available_methods
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--methods", default=",".join(available_methods()))
     args = parser.parse_args()
     print(f"start and join {N_PROCESSES} processes; median of {args.rounds} rounds each")
+    if sys.flags.dont_write_bytecode:
+        print("note: PYTHONDONTWRITEBYTECODE is set: children compile pytest_mpcheck from source")
     print(
         f"{'method':<11} {'bare ms':>9} {'group ms':>9} {'extra ms':>9} "
         f"{'per proc':>9} {'extra %':>8}  goal (<=5% or <=2 ms/process)"

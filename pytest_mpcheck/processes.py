@@ -188,26 +188,35 @@ class ProcessGroup:
         return process
 
     def track(self, process: BaseProcess | int) -> None:
-        """Adopt a process started elsewhere (a ``Process`` or a pid): end it at teardown too."""
+        """Adopt a process started elsewhere (a ``Process`` or a pid).
+
+        A ``Process`` is then joined, reported and ended at teardown like the
+        group's own; a bare pid (and its descendants) is killed at teardown if it
+        is still running. Both are handed to the reaper. Neither is moved into a
+        process group of its own.
+        """
         if isinstance(process, BaseProcess):
             if process not in self._processes:
                 self._processes.append(process)
             if process.pid is not None:
-                self._adopt(process.pid)
+                self._adopt(process.pid, own_group=False)
         else:
             with contextlib.suppress(psutil.Error):
                 proc = psutil.Process(process)
                 self._descendants[proc.pid] = proc.create_time()
-            self._adopt(process)
+                for child in proctree.descendants(proc.pid):
+                    self._descendants[child.pid] = child.create_time()
+            self._adopt(process, own_group=False)
 
-    def _adopt(self, pid: int | None) -> None:
+    def _adopt(self, pid: int | None, *, own_group: bool = True) -> None:
         if pid is None:
             return
-        # Also from this side: under fork the child may not have run setpgid yet.
-        # (Fails harmlessly once a spawned child has exec'd or for forkserver's.)
-        with contextlib.suppress(OSError):
-            os.setpgid(pid, pid)
-        self._groups.add(pid)
+        if own_group:
+            # Also from this side: under fork the child may not have run setpgid yet.
+            # (Fails harmlessly once a spawned child has exec'd or for forkserver's.)
+            with contextlib.suppress(OSError):
+                os.setpgid(pid, pid)
+            self._groups.add(pid)
         if self._watch:
             reaper.watch(pid)
 

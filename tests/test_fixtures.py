@@ -106,6 +106,12 @@ def test_queue_deadline_travels_to_a_child(process_group, timeout_queue):
     message = out.get()
     assert message.startswith("QueueTimeoutError: timeout_queue 'inbox': get() waited 0.5 s")
 
+def test_track_ends_an_adopted_pid_at_teardown(process_group):
+    import subprocess
+    sleeper = subprocess.Popen(["sleep", "600"])
+    process_group.track(sleeper.pid)
+    pathlib.Path(os.environ["PID_DIR"], f"tracked-{sleeper.pid}.pid").write_text(str(sleeper.pid))
+
 def test_manager(mp_manager, tmp_path_factory):
     d = mp_manager.dict()
     d["a"] = 1
@@ -119,7 +125,12 @@ def test_fixtures_work_under_every_method(pytester: pytest.Pytester, monkeypatch
     monkeypatch.setenv("PID_DIR", str(pytester.path))
     pytester.makepyfile(test_working=WORKING)
     result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=7 * len(METHODS))
+    # No error at teardown: the tracked pid was ended by the group, not left to
+    # the leak guard.
+    result.assert_outcomes(passed=8 * len(METHODS))
+    tracked = pids_in(pytester.path, "tracked-*.pid")
+    assert len(tracked) == len(METHODS)
+    assert_all_gone(tracked, within=0.5)
     for method in METHODS:
         result.stdout.fnmatch_lines([f"*test_manager[[]{method}[]] PASSED*"])
     managers = pids_in(pytester.path, "manager-*.pid")
