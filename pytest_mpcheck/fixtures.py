@@ -305,10 +305,10 @@ def process_group(
     failed = request.node.stash.get(_CALL_FAILED, False)
     message = None
     try:
-        # After a failed test its own report usually shows the hang already.
-        group.close(
-            timeout=teardown_budget(request.node, timeout), stacks=not (failed or _interrupted)
-        )
+        # After a failed test its own report usually shows the hang already; not
+        # after pytest-timeout's, which shows only pytest's own threads.
+        stacks = (timed_out(request.node) or not failed) and not _interrupted
+        group.close(timeout=teardown_budget(request.node, timeout), stacks=stacks)
     except ProcessGroupError as exc:
         message = str(exc)
     # After Ctrl-C, end the processes quietly: the user stopped the run on purpose.

@@ -350,12 +350,19 @@ class ProcessGroup:
         report: str,
     ) -> str:
         parts: list[str] = []
-        if stuck:
+        if stuck and wait > 0:
             parts.append(
                 _(
                     "{group}: {count} process(es) still running {seconds:g} s after the test "
                     "ended; they were terminated, then killed:"
                 ).format(group=self.name, count=len(stuck), seconds=wait)
+            )
+        elif stuck:
+            parts.append(
+                _(
+                    "{group}: {count} process(es) still running when the test was ended; "
+                    "they were terminated, then killed:"
+                ).format(group=self.name, count=len(stuck))
             )
             parts += [f"  {info}" for info in stuck]
             parts.append(
