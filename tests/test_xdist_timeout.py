@@ -110,17 +110,42 @@ def test_stuck_in_join(process_group, mp_manager, mp_context):
 """
 
 
+PLAIN_TIMED_OUT = """
+import multiprocessing, os, pathlib, time
+import pytest
+
+def unfixtured():
+    path = pathlib.Path(os.environ["PID_DIR"], f"unfixtured-{os.getpid()}.pid")
+    path.write_text(str(os.getpid()))
+    time.sleep(600)
+
+@pytest.mark.timeout(2)
+def test_plain_timed_out():
+    p = multiprocessing.get_context("fork").Process(target=unfixtured, name="unfixtured")
+    p.start()
+    p.join()
+"""
+
+
 def test_signal_timeout_ends_the_test_and_its_processes(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PID_DIR", str(pytester.path))
-    pytester.makepyfile(test_timed_out=TIMED_OUT)
+    pytester.makepyfile(test_timed_out=TIMED_OUT, test_plain=PLAIN_TIMED_OUT)
     # One xdist worker per start method: the three timeouts run side by side.
     result = pytester.runpytest_subprocess(
         "-n", str(len(METHODS)), "--timeout=4", "--timeout-method=signal", "-p", "no:cacheprovider"
     )
-    result.assert_outcomes(failed=len(METHODS), errors=len(METHODS))
+    result.assert_outcomes(failed=len(METHODS) + 1, errors=len(METHODS) + 1)
     result.stdout.fnmatch_lines(["*Failed: Timeout (>4.0s) from pytest-timeout.*"])
+    # A test that uses no fixture is still checked once pytest-timeout ended it.
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_plain_timed_out*",
+            "the test left 1 process(es) running; pytest-mpcheck killed them:",
+            "  pid * (unfixtured): *",
+        ]
+    )
     # The teardown did not wait its own 10 s deadline: it ended the child at once.
     result.stdout.fnmatch_lines(
         [
@@ -134,6 +159,8 @@ def test_signal_timeout_ends_the_test_and_its_processes(
     result.stdout.fnmatch_lines(["*the test left 1 process(es) running; pytest-mpcheck killed*"])
     children = pids_in(pytester.path, "child-*.pid") + pids_in(pytester.path, "plain-*.pid")
     assert len(children) == 2 * len(METHODS)
+    children += pids_in(pytester.path, "unfixtured-*.pid")
+    assert len(children) == 2 * len(METHODS) + 1
     assert_all_gone(children + pids_in(pytester.path, "manager-*.pid"), within=0.5)
 
 
