@@ -364,6 +364,7 @@ class ProcessGroup:
                     "they were terminated, then killed:"
                 ).format(group=self.name, count=len(stuck))
             )
+        if stuck:
             parts += [f"  {info}" for info in stuck]
             parts.append(
                 _(
