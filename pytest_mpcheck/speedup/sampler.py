@@ -153,7 +153,7 @@ class TreeSampler:
         self.method = "schedstat" if _HAVE_SCHEDSTAT else "psutil"
         self._samples: list[tuple[float, dict[tuple[int, int], int]]] = []
         self._tree: dict[int, int] = {}  # pid -> start time (identity against pid reuse)
-        self._seen: set[int] = set()
+        self._seen: set[str] = set()  # /proc entries already looked at
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._tid = -1
@@ -172,7 +172,7 @@ class TreeSampler:
                 self._add(child.pid, int(child.create_time() * 100))
         if self.method == "schedstat":
             with contextlib.suppress(OSError):
-                self._seen = {int(e) for e in os.listdir(_PROC) if e.isdigit()}
+                self._seen = set(os.listdir(_PROC))
 
     def _discover(self) -> None:
         """Add processes started since the last tick whose parent is in the tree."""
@@ -184,11 +184,13 @@ class TreeSampler:
                             self._add(child.pid, int(child.create_time() * 100))
             return
         try:
-            fresh = sorted(int(e) for e in os.listdir(_PROC) if e.isdigit())
+            entries = set(os.listdir(_PROC))
         except OSError:
             return
-        pending = [pid for pid in fresh if pid not in self._seen]
-        self._seen.update(pending)
+        # Set difference in C: only the entries new since the last tick cost anything.
+        new = entries - self._seen
+        self._seen |= new
+        pending = sorted(int(e) for e in new if e.isdigit())
         changed = True
         while pending and changed:
             changed = False
