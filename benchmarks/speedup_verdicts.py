@@ -130,7 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=N, help="loop size of one task (4 tasks)")
     parser.add_argument("--method", default=mp.get_start_method(), help="start method")
     parser.add_argument("--conditions", default="idle,loaded", help="comma-separated: idle, loaded")
+    parser.add_argument(
+        "--only", default="", help="run only the implementations whose name contains this"
+    )
     args = parser.parse_args(argv)
+    if args.only:
+        for name in list(IMPLEMENTATIONS):
+            if args.only not in name:
+                del IMPLEMENTATIONS[name]
+    if args.only:
+        for name in list(IMPLEMENTATIONS):
+            if args.only not in name:
+                del IMPLEMENTATIONS[name]
     cpus = effective_cpus()
     print(f"# speedup verdicts: effective CPUs {cpus.describe()}, 4 tasks of heavy(x, {args.n})")
     start = time.perf_counter()

@@ -19,6 +19,7 @@ PYTEST_DONT_REWRITE (imported by the public API before pytest loads the plugin)
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import os
 import sys
@@ -46,6 +47,10 @@ MIN_EXPECTED_COINCIDENT = 4.0
 MIN_PROCESS_CPU = 0.02
 
 _PROC = "/proc"
+# Taken at import, like the clocks: code under test that patches os.listdir or
+# open in this process cannot hide its processes from the sampler.
+_listdir = os.listdir
+_open = io.open
 _HELPER_MARKERS = (
     b"multiprocessing.forkserver",
     b"multiprocessing.resource_tracker",
@@ -117,7 +122,7 @@ EMPTY_EVIDENCE = RunEvidence(0.0, 0, 0.0, 0.0, 0.0, 0, 0, 0, (), "none")
 
 def _stat_fields(pid: int) -> list[str] | None:
     try:
-        with open(f"{_PROC}/{pid}/stat", "rb") as f:
+        with _open(f"{_PROC}/{pid}/stat", "rb") as f:
             data = f.read().decode("ascii", "replace")
     except OSError:
         return None
@@ -128,7 +133,7 @@ def _stat_fields(pid: int) -> list[str] | None:
 def _schedstat_cpu(pid: int, skip_tid: int) -> int | None:
     """Nanoseconds on CPU of every thread of ``pid`` except ``skip_tid``."""
     try:
-        tids = os.listdir(f"{_PROC}/{pid}/task")
+        tids = _listdir(f"{_PROC}/{pid}/task")
     except OSError:
         return None
     total = 0
@@ -137,7 +142,7 @@ def _schedstat_cpu(pid: int, skip_tid: int) -> int | None:
             continue
         with (
             contextlib.suppress(OSError, ValueError, IndexError),
-            open(f"{_PROC}/{pid}/task/{tid}/schedstat", "rb") as f,
+            _open(f"{_PROC}/{pid}/task/{tid}/schedstat", "rb") as f,
         ):
             total += int(f.read().split()[0])
     return total
@@ -172,7 +177,7 @@ class TreeSampler:
                 self._add(child.pid, int(child.create_time() * 100))
         if self.method == "schedstat":
             with contextlib.suppress(OSError):
-                self._seen = set(os.listdir(_PROC))
+                self._seen = set(_listdir(_PROC))
 
     def _discover(self) -> None:
         """Add processes started since the last tick whose parent is in the tree."""
@@ -184,7 +189,7 @@ class TreeSampler:
                             self._add(child.pid, int(child.create_time() * 100))
             return
         try:
-            entries = set(os.listdir(_PROC))
+            entries = set(_listdir(_PROC))
         except OSError:
             return
         # Set difference in C: only the entries new since the last tick cost anything.
@@ -238,14 +243,17 @@ class TreeSampler:
     def _run(self) -> None:
         self._tid = threading.get_native_id()
         while True:
-            self._sample()
             # Event.wait sleeps on a C-level clock that patched `time` cannot touch.
             if self._stop.wait(self.interval):
                 self._sample()
                 return
+            self._sample()
 
     def __enter__(self) -> TreeSampler:
         self._initial_tree()
+        # The first sample is taken here, not in the thread, so that the run is
+        # covered from its start even if the thread is slow to be scheduled.
+        self._sample()
         self._thread = threading.Thread(target=self._run, name="mpcheck-sampler", daemon=True)
         self._thread.start()
         return self
@@ -287,7 +295,7 @@ class TreeSampler:
             kind = _HELPERS.get((pid, start))
             if kind is None:
                 try:
-                    with open(f"{_PROC}/{pid}/cmdline", "rb") as f:
+                    with _open(f"{_PROC}/{pid}/cmdline", "rb") as f:
                         cmdline = f.read()
                 except OSError:
                     continue
