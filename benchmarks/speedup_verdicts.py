@@ -86,6 +86,7 @@ def run_condition(name: str, verdicts: int, method: str, n: int) -> dict[str, ob
     table: dict[str, Counter[str]] = {impl: Counter() for impl in IMPLEMENTATIONS}
     reasons: Counter[str] = Counter()
     times: list[float] = []
+    per_impl: dict[str, list[float]] = {impl: [] for impl in IMPLEMENTATIONS}
     waits: list[float] = []
     serial = functools.partial(run_serial, n)
     for i in range(verdicts):
@@ -94,6 +95,7 @@ def run_condition(name: str, verdicts: int, method: str, n: int) -> dict[str, ob
             m = measure_speedup(serial, parallel)
             verdict = judge(m)
             times.append(m.elapsed)
+            per_impl[impl].append(m.elapsed)
             waits.append(m.lock_wait)
             table[impl][verdict.kind] += 1
             if verdict.kind != "pass":
@@ -102,14 +104,15 @@ def run_condition(name: str, verdicts: int, method: str, n: int) -> dict[str, ob
                 reasons[f"{impl}: {verdict.kind}: {why.split(',')[0].strip()}"] += 1
         print(f"  {name}: {i + 1}/{verdicts} rounds of verdicts done", file=sys.stderr)
     print(f"\n## {name} ({verdicts} verdicts per implementation, start method {method})\n")
-    print("| implementation | expected | " + " | ".join(KINDS) + " |")
-    print("| --- | --- | " + " | ".join("---" for _ in KINDS) + " |")
+    print("| implementation | expected | " + " | ".join(KINDS) + " | median s/verdict |")
+    print("| --- | --- | " + " | ".join("---" for _ in KINDS) + " | --- |")
     wrong = 0
     for impl, (_, good) in IMPLEMENTATIONS.items():
         counts = table[impl]
         expected = "pass" if good else "fail"
         row = " | ".join(str(counts.get(kind, 0)) for kind in KINDS)
-        print(f"| {impl} | {expected} | {row} |")
+        median_s = statistics.median(per_impl[impl])
+        print(f"| {impl} | {expected} | {row} | {median_s:.2f} |")
         wrong += counts["fail-serial"] if good else counts["pass"]
     print(
         f"\ntime per verdict: median {statistics.median(times):.2f} s, "
