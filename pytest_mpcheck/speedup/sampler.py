@@ -8,8 +8,16 @@ runs one task after another (processes started and joined one by one, a
 one-worker pool, a plain ``map``) shows one process at a time, with at most a
 shared window where one hands over to the next.
 
+Two figures come out of it: the overlap (window by window, the CPU of the second
+busiest process against the busiest's) and the coincidence (how often the two
+busiest processes were active in the same window, against what chance gives when
+each is active that often: it stays near 1 for parallel workers on a starved
+machine that hands each a few milliseconds now and then).
+
 The sampler's own thread is left out of this process's CPU time, and processes
-that are not the code under test (the reference burst's workers) are excluded.
+that are not the code under test are excluded: the reference burst's workers,
+multiprocessing's fork server and resource tracker, and (decided by the caller)
+background processes that were just as busy while the serial version ran.
 On Linux the per-thread ``/proc/<pid>/task/<tid>/schedstat`` gives nanoseconds;
 elsewhere psutil's per-process CPU times (clock ticks) are used.
 
