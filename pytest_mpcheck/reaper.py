@@ -20,6 +20,7 @@ psutil at module level.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -89,12 +90,43 @@ def _close_pipe_in_fork_child() -> None:
     # A child forked from pytest (the fork start method) would otherwise keep the
     # pipe's write end open, and the watchdog would not see EOF when pytest dies.
     # The watchdog also polls its parent pid, so this is belt and braces.
-    global _watchdog
+    global _watchdog, _watchdog_lock
+    # The lock may have been held by another thread at the fork: a new one.
+    _watchdog_lock = threading.Lock()
     if _watchdog is not None:
-        with contextlib.suppress(OSError):
-            os.close(_watchdog.pipe.fileno())
+        _retire(_watchdog)
         _watchdog = None
 
+
+def _retire(watchdog: _Watchdog) -> None:
+    """Close our end of ``watchdog``'s pipe and keep the object for good.
+
+    Closing through the file object closes the descriptor exactly once; keeping
+    the object stops its ``Popen`` from being finalized in a process that is not
+    the watchdog's parent (a fork child), which would warn or close twice.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        watchdog.pipe.close()
+    _retired.append(watchdog)
+
+
+_retired: list[_Watchdog] = []
+
+
+def _stop_at_exit() -> None:
+    # On a normal exit, close the pipe and give the watchdog a moment to reap what
+    # is left and exit (it polls every 0.1 s), so that nothing of ours outlives
+    # pytest even briefly and its Popen is not finalized while it still runs.
+    watchdog = _watchdog
+    if watchdog is None or watchdog.owner != os.getpid():
+        return
+    with contextlib.suppress(OSError, ValueError):
+        watchdog.pipe.close()
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+        watchdog.proc.wait(timeout=1.0)
+
+
+atexit.register(_stop_at_exit)
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_close_pipe_in_fork_child)
@@ -105,6 +137,8 @@ def _get_watchdog() -> _Watchdog:
     with _watchdog_lock:
         # A watchdog that died is noticed when a write fails (EPIPE), not polled here.
         if _watchdog is None or _watchdog.owner != os.getpid():
+            if _watchdog is not None:
+                _retire(_watchdog)
             _watchdog = _Watchdog()
         return _watchdog
 
@@ -125,6 +159,8 @@ def watch(pid: int) -> None:
         except (OSError, ValueError):
             # The watchdog died (someone killed it): start a new one once.
             global _watchdog
+            if _watchdog is not None:
+                _retire(_watchdog)
             _watchdog = None
 
 
