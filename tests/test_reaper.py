@@ -161,3 +161,27 @@ def test_watch_directly(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
+
+
+def test_fork_children_do_not_complain_about_the_watchdog_pipe(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fork child inherits our end of the pipe; it must let go of it silently."""
+    monkeypatch.setenv("PYTHONDEVMODE", "1")
+    pytester.makepyfile(
+        """
+        def nothing():
+            pass
+
+        def test_forks(process_group):
+            for _ in range(3):  # the first start also starts the watchdog
+                process_group(nothing).join(60)
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "-s", "--mp-start-methods=fork", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert "Exception ignored" not in output, output
+    assert "ResourceWarning" not in output, output
