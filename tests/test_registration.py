@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import pytest_mpcheck
@@ -35,3 +39,20 @@ def test_public_api_lists_only_what_exists() -> None:
     for name in pytest_mpcheck.__all__:
         assert hasattr(pytest_mpcheck, name), name
     assert issubclass(pytest_mpcheck.MpcheckWarning, pytest.PytestWarning)
+
+
+def test_mpcheck_output_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    """`mpcheck ... | head` must not end in a BrokenPipeError traceback."""
+    exe = Path(sys.executable).with_name("mpcheck")
+    proc = subprocess.run(
+        f"'{exe}' hint ex1 --all | head -1",
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "BrokenPipeError" not in proc.stderr, proc.stderr
+    assert proc.stdout.strip(), "head printed nothing: mpcheck wrote no hint"
