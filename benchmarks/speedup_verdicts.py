@@ -89,20 +89,27 @@ def run_condition(name: str, verdicts: int, method: str, n: int) -> dict[str, ob
     per_impl: dict[str, list[float]] = {impl: [] for impl in IMPLEMENTATIONS}
     waits: list[float] = []
     serial = functools.partial(run_serial, n)
-    for i in range(verdicts):
-        for impl, (func, _) in IMPLEMENTATIONS.items():
-            parallel = functools.partial(func, method, n)
-            m = measure_speedup(serial, parallel)
-            verdict = judge(m)
-            times.append(m.elapsed)
-            per_impl[impl].append(m.elapsed)
-            waits.append(m.lock_wait)
-            table[impl][verdict.kind] += 1
-            if verdict.kind != "pass":
-                # The reason without its figures, to count the kinds of reasons.
-                why = verdict.message.split(":")[1 if verdict.kind == "cannot-judge" else 0]
-                reasons[f"{impl}: {verdict.kind}: {why.split(',')[0].strip()}"] += 1
-        print(f"  {name}: {i + 1}/{verdicts} rounds of verdicts done", file=sys.stderr)
+    done = 0
+    try:
+        for i in range(verdicts):
+            for impl, (func, _) in IMPLEMENTATIONS.items():
+                parallel = functools.partial(func, method, n)
+                m = measure_speedup(serial, parallel)
+                verdict = judge(m)
+                times.append(m.elapsed)
+                per_impl[impl].append(m.elapsed)
+                waits.append(m.lock_wait)
+                table[impl][verdict.kind] += 1
+                if verdict.kind != "pass":
+                    # The reason without its figures, to count the kinds of reasons.
+                    why = verdict.message.split(":")[1 if verdict.kind == "cannot-judge" else 0]
+                    reasons[f"{impl}: {verdict.kind}: {why.split(',')[0].strip()}"] += 1
+            print(f"  {name}: {i + 1}/{verdicts} rounds of verdicts done", file=sys.stderr)
+            done = i + 1
+    except KeyboardInterrupt:
+        # Ctrl-C: print the table of the verdicts done so far.
+        print(f"  {name}: interrupted after {done} rounds of verdicts", file=sys.stderr)
+        verdicts = done
     print(f"\n## {name} ({verdicts} verdicts per implementation, start method {method})\n")
     print("| implementation | expected | " + " | ".join(KINDS) + " | median s/verdict |")
     print("| --- | --- | " + " | ".join("---" for _ in KINDS) + " | --- |")
