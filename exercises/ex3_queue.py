@@ -29,8 +29,9 @@ The classic mistakes
 What to write
     ``producer(q, items, n_sentinels=1)``: put every item in order, then
     ``n_sentinels`` sentinels.
-    ``consumer(q, out_q)``: take items until a sentinel; forward every other
-    item to ``out_q`` in the order taken; return right after the sentinel.
+    ``consumer(q, out_q)``: take items until a sentinel; forward each item that
+    is not the sentinel to ``out_q``, in the order taken; return right after
+    the sentinel.
     ``run_pipeline(items, n_consumers=1)``: one producer process and
     ``n_consumers`` consumer processes; return every item consumed, exactly
     once (in the original order with one consumer); every process has exited
