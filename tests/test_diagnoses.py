@@ -22,6 +22,7 @@ def run_kit(
     impl: Path | None,
     *args: str,
     method: str = "spawn",
+    call_timeout: str | None = "8",
 ) -> pytest.RunResult:
     """Run a copy of the kit's tests against ``impl`` (the stubs when ``None``)."""
     shutil.copytree(
@@ -37,8 +38,7 @@ def run_kit(
         method,
         "-p",
         "no:cacheprovider",
-        "--mpcheck-call-timeout",
-        "8",
+        *(["--mpcheck-call-timeout", call_timeout] if call_timeout else []),
         *args,
     )
 
@@ -93,6 +93,16 @@ CASES = [
         "ex1 and returns_finished",
         "fork",
         ["start_workers ended the process running it before returning*exit*code 7*"],
+    ),
+    (
+        "no_main_guard",
+        "ex1 and returns_finished",
+        "spawn",
+        [
+            "your module starts processes when it is imported (at ex1_process.py, line 19);"
+            " under spawn every worker imports it again: move that code under if __name__ =="
+            " '__main__':*"
+        ],
     ),
     (
         "plain_map",
@@ -158,8 +168,10 @@ CASES = [
         "ex3 and shut_down",
         "fork",
         [
+            "1 of 2 consumers still waiting in `get()` after the producer finished*",
             "sentinel check under fork (2 consumers, 200 items):",
-            "*1 of 2 consumers still waiting in `get()` after the producer finished*",
+            # The progress table's `Next:` line shows the diagnosis, not the heading.
+            "Next: ex3_queue.py: 1 of 2 consumers still waiting*",
         ],
     ),
     (
@@ -168,7 +180,29 @@ CASES = [
         "fork",
         [
             "run_pipeline deadlocked: it joined before draining a queue. run_pipeline was waiting"
-            " at line 32 (c.join()*",
+            " at line 32 (c.join()*), while consumer (pid *), consumer (pid *) had finished"
+            " their work but could not exit*",
+            "*blocked at exit, flushing a queue*",
+        ],
+    ),
+    (
+        "no_processes",
+        "ex3 and keeps_the_order",
+        "fork",
+        [
+            "run_pipeline returned the items without starting a producer and consumer"
+            " processes: it started 0 processes (none)*one producer process and 1 consumer*"
+        ],
+    ),
+    (
+        "consumer_stops_on_empty",
+        "ex3 and 20000",
+        "fork",
+        [
+            "run_pipeline never got all its results: consumer (pid *), consumer (pid *) had"
+            " already exited before taking every item*run_pipeline was waiting at line 37"
+            " (results = [out_q.get()*Your consumer stops when q.empty() is true: that is not"
+            " a reliable end signal*",
             "*blocked at exit, flushing a queue*",
         ],
     ),
@@ -240,6 +274,31 @@ def test_a_hang_is_stopped_and_reported_with_where_it_was_stuck(
             "*ex1_process.py*, line *, in worker*",
         ]
     )
+    result.assert_outcomes(failed=1)
+
+
+def test_a_busy_loop_in_ex1_is_stopped_sooner_and_called_a_busy_loop(
+    pytester: pytest.Pytester,
+) -> None:
+    # No --mpcheck-call-timeout: ex1's own (12 s) applies, not the default 30 s.
+    result = run_kit(
+        pytester,
+        BUGGY / "busy_worker",
+        "-k",
+        "ex1 and returns_finished",
+        method="fork",
+        call_timeout=None,
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "start_workers took too long: it had not finished after 12 s under the fork start"
+            " method, so it was stopped. A busy loop is the cause here*",
+            "Where each process still alive is stuck (most recent call last):",
+            "*running (busy, not waiting for anything)*",
+        ]
+    )
+    assert "A process waiting forever" not in result.stdout.str()
+    assert "Where each process was stuck:" not in result.stdout.str()
     result.assert_outcomes(failed=1)
 
 
@@ -332,3 +391,27 @@ def test_not_implemented_raised_at_run_time_names_the_function(
     result = run_kit(pytester, impl, "-k", "ex1 and returns_finished", method="fork")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["helper in ex1_process.py is not written yet*write helper first*"])
+
+
+def test_a_long_traceback_keeps_the_learners_frames_and_whole_lines() -> None:
+    from pytest_mpcheck.kit.diagnoses import _tail
+
+    library = "/usr/lib/python3.11/multiprocessing/process.py"
+    frames = [f'  File "{library}", line {n}, in start\n    self._popen = x' for n in range(80)]
+    text = "\n".join(
+        [
+            "Traceback (most recent call last):",
+            '  File "/home/me/ex1_process.py", line 19, in <module>',
+            "    start_workers(2)",
+            *frames,
+            "RuntimeError: the end",
+        ]
+    )
+    trimmed = _tail(text, 1000)
+    assert '  File "/home/me/ex1_process.py", line 19, in <module>' in trimmed
+    assert "    start_workers(2)" in trimmed
+    assert trimmed.endswith("RuntimeError: the end")
+    assert "frame(s) of Python's own code" in trimmed
+    # Every line kept is a whole line of the original (or the note of what was left out).
+    originals = set(text.splitlines())
+    assert all(line in originals or "frame(s)" in line for line in trimmed.splitlines())

@@ -212,3 +212,44 @@ def test_progress_and_last_run_under_xdist(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["ex1_process *4 / 4 * 1 / 1 * done", "total *4 / 7"])
     data = json.loads((pytester.path / ".mpcheck" / "last-run.json").read_text())
     assert data["exercises"]["ex2_pool"]["failed"] == 1
+
+
+def test_progress_table_says_when_the_speedup_was_not_judged(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kit = copy_kit(pytester)
+    shutil.copy(ROOT / "solutions" / "ex5_speedup.py", kit)
+    # Four xdist workers on this machine leave each less than 2 CPUs: no verdict.
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "4")
+    result = run(pytester, "-k", "ex5 and (serial_results or faster)")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["ex5_speedup * 1 / 1 * done (speedup not judged here: *)"])
+
+
+def test_progress_table_stays_aligned_in_korean(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mpcheck.i18n import _, set_language
+    from pytest_mpcheck.kit.plugin import _width
+
+    copy_kit(pytester)
+    monkeypatch.setenv("MPCHECK_LANG", "ko")
+    result = run(pytester, "-k", "worker_prints or fib_is")
+    try:
+        set_language("ko")
+        points, total = _("points"), _("total")
+    finally:
+        set_language(None)
+    lines = result.stdout.lines
+    start = next(i for i, line in enumerate(lines) if "mpcheck" in line and "=" in line) + 1
+    heading, ex1, ex2, last = lines[start : start + 4]
+    assert points != "points", "the heading is translated"
+    assert last.startswith(total), last
+    # The points column ends at the same display column on every line (wide
+    # characters count two columns).
+    ends = [_width(heading[: heading.index(points) + len(points)])]
+    for line in (ex1, ex2, last):
+        slash = line.index(" / ")
+        cut = line.find(" ", slash + 3)
+        ends.append(_width(line[:cut] if cut > 0 else line))
+    assert len(set(ends)) == 1, (ends, heading, ex1, ex2, last)

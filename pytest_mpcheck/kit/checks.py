@@ -23,6 +23,10 @@ from pytest_mpcheck.kit.plugin import Kit
 
 # How many processes, tasks and items the checks use: small, so the kit is fast.
 EX1_N = 3
+#: ex1's call timeout (unless the user sets one): its correct version takes well under
+#: 2 s, so a worker that never returns (``while True``) is stopped after 12 s, not 30,
+#: while staying far from a false timeout on a loaded 2-core machine.
+EX1_CALL_TIMEOUT = 12.0
 EX2_VALUES = list(range(8))
 EX2_PROCESSES = 2
 EX3_ITEMS = 200
@@ -76,7 +80,13 @@ def _check_exitcodes(kit: Kit, tracked: Sequence[Mapping[str, Any]], roles: set[
 
 def ex1_worker(kit: Kit) -> None:
     """``worker(num)`` prints one line holding ``num`` and its own pid."""
-    ev = kit.run("ex1_process", "ex1_worker", 7, function="worker")
+    ev = kit.run(
+        "ex1_process",
+        "ex1_worker",
+        7,
+        function="worker",
+        timeout=kit.timeout_for(EX1_CALL_TIMEOUT),
+    )
     lines = [ln for ln in str(ev["output"]).splitlines() if ln.strip()]
     if not lines:
         fail(_("worker(7) printed nothing: it should print one line with 7 and its PID."))
@@ -130,6 +140,7 @@ def ex1_start_workers(kit: Kit) -> None:
         False,
         function="start_workers",
         needs=("start_workers", "worker"),
+        timeout=kit.timeout_for(EX1_CALL_TIMEOUT),
     )
     procs = _returned_processes(ev, n)
     pids = [p["pid"] for p in procs]
@@ -470,7 +481,30 @@ def ex3_shutdown(kit: Kit) -> None:
         needs=("producer", "consumer"),
     )
     if report.problems:
-        fail(str(report.message))
+        # The first line is what the progress table and `Next:` show: make it the first
+        # problem itself, not the report's heading ("sentinel check under fork (...):").
+        heading, _sep, rest = str(report.message).partition("\n")
+        first = f"- {report.problems[0]}"
+        rest = "\n".join(line for line in rest.splitlines() if line != first)
+        fail(f"{report.problems[0]}\n{heading}\n{rest}")
+
+
+def _caller_stack(caller: Sequence[Mapping[str, Any]]) -> str:
+    """run_pipeline's own stack (its code and the call it waits in), as text."""
+    first = next((i for i, f in enumerate(caller) if f.get("learner")), None)
+    if first is None:
+        return ""
+    lines = [_("Where run_pipeline itself was waiting (most recent call last):")]
+    for frame in caller[first:]:
+        lines.append(
+            f'  File "{frame["file"]}", line {frame["line"]}, in {frame["function"]}'
+            + (f"\n    {frame['code']}" if frame.get("code") and frame.get("learner") else "")
+        )
+    return "\n".join(lines)
+
+
+def _roles(procs: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(f"{p['role']} (pid {p['pid']})" for p in procs)
 
 
 def _pipeline_hang(kit: Kit, ev: Mapping[str, Any], n_consumers: int, deadline: float) -> str:
@@ -489,23 +523,55 @@ def _pipeline_hang(kit: Kit, ev: Mapping[str, Any], n_consumers: int, deadline: 
         )
     )
     stacks = str(ev.get("stacks") or "").strip()
-    tail = ("\n" + stacks) if stacks else ""
+    own = _caller_stack(caller)
+    tail = "".join("\n" + part for part in (own, stacks) if part)
+    in_join = ev.get("caller_call") == "join"
+    in_get = ev.get("caller_call") == "get"
     flushing = [p for p in procs if p.get("alive") and (p.get("stack") or {}).get("flushing")]
-    if flushing:
-        roles = ", ".join(f"{p['role']} (pid {p['pid']})" for p in flushing)
-        return (
-            _(
-                "run_pipeline deadlocked: it joined before draining a queue. {where}, while"
-                " {roles} had finished its work but could not exit: a process that put items"
-                " on a queue exits only after they have been taken out. Take every result off"
-                " the output queue first (one get() per item), then join the processes."
-            ).format(where=where_text, roles=roles)
-            + tail
-        )
     consumers = [p for p in procs if p.get("role") == "consumer"]
     waiting_consumers = [p for p in consumers if p.get("alive")]
     producers = [p for p in procs if p.get("role") == "producer"]
     producer_done = bool(producers) and all(not p.get("alive") for p in producers)
+    if flushing and in_join:
+        return (
+            ngettext(
+                "run_pipeline deadlocked: it joined before draining a queue. {where}, while"
+                " {roles} had finished its work but could not exit: a process that put items"
+                " on a queue exits only after they have been taken out. Take every result off"
+                " the output queue first (one get() per item), then join the processes.",
+                "run_pipeline deadlocked: it joined before draining a queue. {where}, while"
+                " {roles} had finished their work but could not exit: a process that put items"
+                " on a queue exits only after they have been taken out. Take every result off"
+                " the output queue first (one get() per item), then join the processes.",
+                len(flushing),
+            ).format(where=where_text, roles=_roles(flushing))
+            + tail
+        )
+    if consumers and not waiting_consumers and not in_join:
+        # Every consumer has exited, yet results are missing: they stopped before the
+        # end of the stream, and what the producer put after that is stuck in the queue.
+        text = ngettext(
+            "run_pipeline never got all its results: {roles} had already exited before"
+            " taking every item and its sentinel, so the items put after that are stuck in"
+            " the queue, and nothing will ever forward them. {where}.",
+            "run_pipeline never got all its results: {roles} had already exited before"
+            " taking every item and their sentinels, so the items put after that are stuck"
+            " in the queue, and nothing will ever forward them. {where}.",
+            len(consumers),
+        ).format(roles=_roles(consumers), where=where_text)
+        if ev.get("consumer_uses_empty"):
+            text += " " + _(
+                "Your consumer stops when q.empty() is true: that is not a reliable end"
+                " signal (the queue is empty whenever the producer has not put the next item"
+                " yet). Loop until you take the sentinel: item = q.get(); if item is"
+                " SENTINEL: return."
+            )
+        else:
+            text += " " + _(
+                "A consumer must keep taking items until it takes its sentinel, and only"
+                " then return."
+            )
+        return text + tail
     if waiting_consumers and producer_done:
         if len(waiting_consumers) < len(consumers):
             return (
@@ -532,10 +598,40 @@ def _pipeline_hang(kit: Kit, ev: Mapping[str, Any], n_consumers: int, deadline: 
             + "."
             + tail
         )
+    if flushing:
+        return (
+            ngettext(
+                "run_pipeline was stuck: {roles} had finished its work but could not exit,"
+                " because items it put on a queue were never taken out. {where}. Take every"
+                " item and result off the queues (one get() per item) before joining.",
+                "run_pipeline was stuck: {roles} had finished their work but could not exit,"
+                " because items they put on a queue were never taken out. {where}. Take every"
+                " item and result off the queues (one get() per item) before joining.",
+                len(flushing),
+            ).format(roles=_roles(flushing), where=where_text)
+            + tail
+        )
+    elapsed = float(ev.get("elapsed") or deadline)
+    if in_get:
+        explanation = _(
+            "It waited in get() for a result that no process was going to put: take exactly"
+            " one result per item, and check that every consumer forwards every item it takes."
+        )
+    elif in_join:
+        explanation = _(
+            "It waited in join() for a process that does not end: check that every process"
+            " it joins can finish (each consumer gets its sentinel, every queue is drained)."
+        )
+    else:
+        explanation = _(
+            "Where each process was is shown below: look for a loop that never ends or a"
+            " get() or join() that waits forever."
+        )
     return (
         _(
-            "run_pipeline(items, n_consumers={n}) had not returned after {deadline:.0f} s. {where}."
-        ).format(n=n_consumers, deadline=deadline, where=where_text)
+            "run_pipeline(items, n_consumers={n}) had not returned after {deadline:.0f} s."
+            " {where}. {explanation}"
+        ).format(n=n_consumers, deadline=elapsed, where=where_text, explanation=explanation)
         + tail
     )
 
@@ -582,9 +678,37 @@ def _pipeline(kit: Kit, kind: str, count: int, n_consumers: int) -> Mapping[str,
                 unexpected=ev["unexpected"],
             )
         )
+    _check_started(ev["tracked"], n_consumers)
     _check_exitcodes(kit, ev["tracked"], {"producer", "consumer", "process"})
     _check_leftovers(kit, "run_pipeline", ev["tracked"])
     return ev
+
+
+def _check_started(tracked: Sequence[Mapping[str, Any]], n_consumers: int) -> None:
+    """The contract: one producer and ``n_consumers`` consumers, each in a process started here.
+
+    The right items alone prove nothing (``return list(items)`` has them), so the
+    processes the call started (recorded by the scenario's wrapper on
+    ``BaseProcess.start``) are the evidence. Their targets may have other names
+    (a helper of the learner's), so only the number is required.
+    """
+    started = [p for p in tracked if p.get("role") not in ("manager", "pool worker")]
+    if len(started) >= 1 + n_consumers:
+        return
+    roles = ", ".join(f"{p.get('role')} (pid {p.get('pid')})" for p in started) or _("none")
+    fail(
+        ngettext(
+            "run_pipeline returned the items without starting a producer and consumer"
+            " processes: it started {count} process ({which}), where one producer process and"
+            " {n} consumer process(es) were expected. Start a Process for producer(q, items,"
+            " n_consumers) and one per consumer(q, out_q), connected by queues.",
+            "run_pipeline returned the items without starting a producer and consumer"
+            " processes: it started {count} processes ({which}), where one producer process"
+            " and {n} consumer process(es) were expected. Start a Process for producer(q,"
+            " items, n_consumers) and one per consumer(q, out_q), connected by queues.",
+            len(started),
+        ).format(count=len(started), which=roles, n=n_consumers)
+    )
 
 
 def ex3_pipeline_order(kit: Kit) -> None:

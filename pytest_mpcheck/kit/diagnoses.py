@@ -26,6 +26,7 @@ from pytest_mpcheck.sandbox.outcome import (
 )
 
 __all__ = [
+    "bootstrapping",
     "fail",
     "from_outcome",
     "is_pickling_problem",
@@ -52,9 +53,103 @@ def fail(message: str) -> NoReturn:
     pytest.fail(message.rstrip(), pytrace=False)
 
 
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>.+)$')
+#: Paths of code that is not the learner's: Python's own library, installed packages, the kit.
+_NOT_LEARNER = re.compile(
+    r"[/\\](?:multiprocessing|concurrent|importlib|threading\.py)|[/\\]lib[/\\]python\d|"
+    r"site-packages|dist-packages|pytest_mpcheck|<frozen "
+)
+_BOOTSTRAP = re.compile(
+    r"An attempt has been made to start a new process before\s+the\s+current process has"
+    r" finished its bootstrapping phase"
+)
+
+
 def _tail(text: str, limit: int = _TRACEBACK_LIMIT) -> str:
+    """A traceback (or any text) cut to about ``limit`` characters, by whole lines.
+
+    Tracebacks keep their learner's frames (any file that is not Python's own or
+    an installed package's) and the final exception; the other frames are
+    counted, not shown. Never cut in the middle of a line.
+    """
     text = text.strip()
-    return text if len(text) <= limit else "...\n" + text[-limit:]
+    if len(text) <= limit:
+        return text
+    lines = text.splitlines()
+    if any(_FRAME.match(line) for line in lines):
+        lines = _trim_frames(lines)
+    if sum(len(line) + 1 for line in lines) <= limit:
+        return "\n".join(lines)
+    # Still too long: keep whole lines from the end (the exception), then the start.
+    kept_end: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        if size + len(line) + 1 > limit * 2 // 3:
+            break
+        kept_end.insert(0, line)
+        size += len(line) + 1
+    kept_start: list[str] = []
+    for line in lines[: len(lines) - len(kept_end)]:
+        if size + len(line) + 1 > limit:
+            break
+        kept_start.append(line)
+        size += len(line) + 1
+    return "\n".join([*kept_start, "...", *kept_end])
+
+
+def _trim_frames(lines: list[str]) -> list[str]:
+    """Drop the frames of code that is not the learner's, saying how many were dropped."""
+    out: list[str] = []
+    hidden = 0
+    i = 0
+    while i < len(lines):
+        match = _FRAME.match(lines[i])
+        if not match:
+            if hidden:
+                out.append(_("  ... ({count} frame(s) of Python's own code)").format(count=hidden))
+                hidden = 0
+            out.append(lines[i])
+            i += 1
+            continue
+        # A frame is its "File ..." line and the indented lines under it (code, ^^^).
+        j = i + 1
+        while j < len(lines) and lines[j].startswith("    ") and not _FRAME.match(lines[j]):
+            j += 1
+        last_frame = not any(_FRAME.match(line) for line in lines[j:])
+        if _NOT_LEARNER.search(match.group("file")) and not last_frame:
+            hidden += 1
+        else:
+            if hidden:
+                out.append(_("  ... ({count} frame(s) of Python's own code)").format(count=hidden))
+                hidden = 0
+            out.extend(lines[i:j])
+        i = j
+    return out
+
+
+def bootstrapping(text: str) -> str | None:
+    """The kit's explanation of multiprocessing's bootstrapping-phase RuntimeError, if ``text``
+    holds it: the learner's module starts processes at import time, and under spawn (or
+    forkserver) each new process imports it again."""
+    if not _BOOTSTRAP.search(text):
+        return None
+    where = ""
+    for match in (_FRAME.match(line) for line in text.splitlines()):
+        if (
+            match
+            and match.group("function") == "<module>"
+            and not _NOT_LEARNER.search(match.group("file"))
+        ):
+            where = _(" (at {file}, line {line})").format(
+                file=match.group("file").replace("\\", "/").rsplit("/", 1)[-1],
+                line=match.group("line"),
+            )
+    return _(
+        "your module starts processes when it is imported{where}; under spawn every worker"
+        " imports it again: move that code under if __name__ == '__main__':"
+        " (multiprocessing said: RuntimeError: An attempt has been made to start a new process"
+        " before the current process has finished its bootstrapping phase.)"
+    ).format(where=where)
 
 
 def missing_module(impl_dir: str, module: str) -> str:
@@ -125,6 +220,10 @@ def from_outcome(
             if line and f"line {line.group(1)}" not in (outcome.exc_message or "")
             else "",
         )
+    for text in (outcome.exc_message or "", outcome.traceback or "", outcome.stderr or ""):
+        explained = bootstrapping(text)
+        if explained and outcome.status in (RAISED, IMPORT_ERROR, CRASHED):
+            return explained
     if outcome.status == RAISED:
         if is_pickling_problem(outcome.exc_type, outcome.exc_message):
             return pickling(function, start_method, f"{outcome.exc_type}: {outcome.exc_message}")
@@ -135,16 +234,34 @@ def from_outcome(
             traceback=_tail(outcome.traceback or ""),
         )
     if outcome.status == TIMEOUT:
+        stacks = outcome.stacks.strip()
+        # The stacks' own wording for a process that is running, not waiting.
+        busy_marker = _("running (busy, not waiting for anything)")
+        if stacks and (busy_marker in stacks or "running (busy" in stacks):
+            cause = _(
+                "A busy loop is the cause here: a process was running, not waiting, at its"
+                " last look (a while loop whose condition never becomes false, a loop that"
+                " polls instead of blocking in get() or join())."
+            )
+        else:
+            cause = _(
+                "A process waiting forever is the usual cause (a join() that never returns,"
+                " a get() with nothing left to get)."
+            )
+        if not stacks:
+            stacks = _("(no stack could be read)")
+        elif not stacks.startswith(_("Where each process still alive is stuck")):
+            # The stacks' report has its own heading; add one only when it has none.
+            stacks = _("Where each process was stuck:") + "\n" + stacks
         return _(
             "{function} took too long: it had not finished after {timeout:.0f} s under the"
-            " {method} start method, so it was stopped. A process waiting forever is the"
-            " usual cause (a join() that never returns, a get() with nothing left to get)."
-            " Where each process was stuck:\n{stacks}"
+            " {method} start method, so it was stopped. {cause}\n{stacks}"
         ).format(
             function=function,
             timeout=timeout,
             method=start_method,
-            stacks=outcome.stacks.strip() or _("(no stack could be read)"),
+            cause=cause,
+            stacks=stacks,
         )
     if outcome.status == CRASHED:
         why = outcome.reason or (
@@ -166,6 +283,9 @@ def from_outcome(
 
 def process_failed(what: str, exitcode: int | None, stderr: str) -> str:
     """A worker process raised (exit code 1) or exited with another non-zero code."""
+    explained = bootstrapping(stderr)
+    if explained:
+        return explained
     traceback = _worker_traceback(stderr)
     if exitcode is not None and exitcode < 0:
         head = _("{what} was killed by signal {signal}").format(what=what, signal=-exitcode)

@@ -200,10 +200,24 @@ def _thread_stack(thread: threading.Thread, module: ModuleType) -> list[dict[str
     return frames
 
 
+#: A call still running after PROBE_AFTER seconds is looked at every PROBE_EVERY
+#: seconds; two identical looks at a certain deadlock end the wait early (as the
+#: plugin's sentinel check does), so a deadlock is diagnosed in seconds, not at the deadline.
+PROBE_AFTER = 1.5
+PROBE_EVERY = 1.0
+
+
 def _run_bounded(
-    func: Callable[[], Any], deadline: float
+    func: Callable[[], Any],
+    deadline: float,
+    stuck: Callable[[threading.Thread], Any] | None = None,
 ) -> tuple[bool, Any, BaseException | None, threading.Thread]:
-    """Run ``func`` in a daemon thread for at most ``deadline`` seconds."""
+    """Run ``func`` in a daemon thread for at most ``deadline`` seconds.
+
+    With ``stuck`` (a thread -> signature function returning ``None`` while the call
+    may still progress), stop waiting as soon as two looks ``PROBE_EVERY`` apart give
+    the same signature: a certain deadlock does not end by waiting.
+    """
     box: dict[str, Any] = {}
 
     def body() -> None:
@@ -214,16 +228,110 @@ def _run_bounded(
 
     thread = threading.Thread(target=body, name="learner-call", daemon=True)
     thread.start()
-    thread.join(deadline)
+    if stuck is None:
+        thread.join(deadline)
+    else:
+        end = _monotonic() + deadline
+        thread.join(min(deadline, PROBE_AFTER))
+        previous: Any = None
+        while thread.is_alive() and _monotonic() < end:
+            try:
+                signature = stuck(thread)
+            except Exception:  # a look that fails proves nothing: wait on
+                signature = None
+            if signature is not None and signature == previous:
+                break
+            previous = signature
+            thread.join(max(0.0, min(PROBE_EVERY, end - _monotonic())))
     finished = not thread.is_alive()
     return finished, box.get("value"), box.get("error"), thread
+
+
+_WAIT_CALLS = frozenset(
+    {"Queue.get", "JoinableQueue.get", "SimpleQueue.get", "get", "BaseProcess.join", "join"}
+)
+
+
+def _pipeline_signature(
+    tracker: _Tracker, thread: threading.Thread, module: ModuleType
+) -> tuple[Any, ...] | None:
+    """A summary of a certain deadlock of ``run_pipeline``, or ``None`` if it may progress.
+
+    Certain: the caller waits inside a library call (not in its own code, which
+    might be a polling loop), and every process it started that is still alive is
+    idle, waiting in ``get()``/``join()`` or stuck flushing a queue at exit.
+    """
+    caller = _thread_stack(thread, module)
+    if not caller or caller[-1]["learner"] or not any(f["learner"] for f in caller):
+        return None
+    procs = tracker.report()
+    alive = {p["pid"]: p["role"] for p in procs if p["alive"] and p["pid"]}
+    looks: list[tuple[Any, ...]] = []
+    if alive:
+        from pytest_mpcheck.stacks import dump_stacks
+
+        for st in dump_stacks(alive, timeout=4.0):
+            if st.exited:
+                return None
+            if not st.available:
+                return None  # without stacks, only the deadline can tell
+            if any(not t.idle for t in st.threads):
+                return None
+            if not st.flushing_queue and st.blocked_in not in _WAIT_CALLS:
+                return None
+            looks.append((st.pid, st.blocked_in or "", st.flushing_queue))
+    frames = tuple((f["file"], f["line"], f["function"]) for f in caller)
+    return (frames, tuple(sorted(looks)), tuple(sorted(alive)), _cpu_used(alive, thread))
+
+
+def _cpu_used(pids: Any, thread: threading.Thread) -> tuple[Any, ...]:
+    """CPU time used so far by each process and by the caller's thread: the progress check.
+
+    The stacks' summary can be the same at two looks while items flowed in between
+    (a consumer back in ``get()``); a process that did anything used CPU time, a
+    deadlocked one uses none. ``None`` entries (unreadable) never match by chance,
+    since two looks then differ only if something changed.
+    """
+    import psutil
+
+    used: list[Any] = []
+    for pid in sorted(pids):
+        try:
+            times = psutil.Process(pid).cpu_times()
+            used.append((pid, times.user, times.system))
+        except psutil.Error:
+            used.append((pid, None))
+    native = getattr(thread, "native_id", None)
+    try:
+        own = {t.id: (t.user_time, t.system_time) for t in psutil.Process().threads()}
+        used.append(("caller", own.get(native or -1)))
+    except psutil.Error:
+        used.append(("caller", None))
+    return tuple(used)
+
+
+def _uses_empty(module: ModuleType) -> bool:
+    """Whether the learner's consumer calls ``empty()`` (an unreliable end-of-stream test)."""
+    import inspect
+
+    try:
+        source = inspect.getsource(module.consumer)
+    except Exception:
+        return False
+    return ".empty()" in source
 
 
 def _hang_evidence(
     tracker: _Tracker, thread: threading.Thread, module: ModuleType
 ) -> dict[str, Any]:
     """Collect where a stuck call is: the caller's stack, each process's stack; then end them."""
-    evidence: dict[str, Any] = {"caller": _thread_stack(thread, module)}
+    caller = _thread_stack(thread, module)
+    evidence: dict[str, Any] = {"caller": caller}
+    # The library call the caller is blocked in (``join``, ``get``...): the first
+    # frame below its own code.
+    last_learner = max((i for i, f in enumerate(caller) if f["learner"]), default=-1)
+    below = caller[last_learner + 1 :] if last_learner >= 0 else []
+    evidence["caller_call"] = below[0]["function"] if below else None
     procs = tracker.report()
     alive = {p["pid"]: p["role"] for p in procs if p["alive"] and p["pid"]}
     stacks: dict[int, dict[str, Any]] = {}
@@ -391,11 +499,19 @@ def ex3_pipeline(
     """
     items = _items(kind, count)
     with _Tracker() as tracker:
+        started = _monotonic()
         finished, value, error, thread = _run_bounded(
-            lambda: module.run_pipeline(list(items), n_consumers), deadline
+            lambda: module.run_pipeline(list(items), n_consumers),
+            deadline,
+            stuck=lambda t: _pipeline_signature(tracker, t, module),
         )
         if not finished:
-            return {"finished": False, **_hang_evidence(tracker, thread, module)}
+            return {
+                "finished": False,
+                "elapsed": _monotonic() - started,
+                "consumer_uses_empty": _uses_empty(module),
+                **_hang_evidence(tracker, thread, module),
+            }
     if error is not None:
         raise error
     evidence: dict[str, Any] = {"finished": True, "tracked": tracker.report()}
