@@ -79,7 +79,10 @@ def main() -> int:
         print(f"{args.runs} gradings of {args.submission} per condition, kit {args.kit}")
         if args.pytest_arg:
             print(f"grading pytest given: {' '.join(args.pytest_arg)}")
-        print(f"{'condition':<12} {'scores':<48} {'spread':>6} {'s/grade':>8}  statuses")
+        print(
+            f"{'condition':<12} {'scores':<48} {'spread':>6} {'% spread':>8} {'s/grade':>8}"
+            "  statuses"
+        )
         for condition in ("idle", "1 CPU hog"):
             hog = competitor() if condition != "idle" else None
             try:
@@ -103,8 +106,13 @@ def main() -> int:
                     hog.wait()
             shown = " ".join(f"{s:g}/{m:g}" for s, m in zip(scores, maxima, strict=True))
             spread = max(scores) - min(scores)
+            # A test that cannot be judged on a busy machine leaves the maximum, so
+            # the share of the maximum is what must not move.
+            shares = [100 * s / m if m else 0.0 for s, m in zip(scores, maxima, strict=True)]
+            share_spread = max(shares) - min(shares)
             print(
-                f"{condition:<12} {shown:<48} {spread:>6g} {statistics.median(times):>8.1f}  "
+                f"{condition:<12} {shown:<48} {spread:>6g} {share_spread:>7.2f}% "
+                f"{statistics.median(times):>8.1f}  "
                 f"{', '.join(sorted(statuses))}"
             )
             varying = {k: sorted(v) for k, v in per_exercise.items() if len(v) > 1}
