@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from pytest_mpcheck.i18n import current_language, set_language
 
 
 @pytest.fixture(autouse=True)
@@ -14,3 +18,15 @@ def _same_output_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("BUILD_NUMBER", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _language_restored() -> Iterator[None]:
+    """Give every test the message language the one before it started with.
+
+    Tests that call ``mpcheck``'s ``main()`` in this process with ``--lang ko``
+    switch the process-wide language; later tests assert English messages.
+    """
+    before = current_language()
+    yield
+    set_language(before)
