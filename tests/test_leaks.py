@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
-import psutil
 import pytest
+from proctools import assert_all_gone, pids_in
 
 from pytest_mpcheck.startmethods import available_methods
 
 METHODS = available_methods()
-
-
-def pids_in(folder: Path, pattern: str) -> list[int]:
-    return [int(p.read_text()) for p in sorted(folder.glob(pattern))]
-
-
-def running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def assert_all_gone(pids: list[int], within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    alive = [pid for pid in pids if running(pid)]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-        alive = [pid for pid in alive if running(pid)]
-    assert not alive, f"still running: {alive}"
 
 
 LEAKY = """

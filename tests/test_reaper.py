@@ -10,21 +10,14 @@ import textwrap
 import time
 from pathlib import Path
 
-import psutil
 import pytest
+from proctools import running
 
 from pytest_mpcheck.startmethods import available_methods
 
 METHODS = available_methods()
 # The promise is 2 s; the margin absorbs a loaded machine's scheduling.
 WITHIN = 2.0 + 3.0
-
-
-def running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def wait_for_files(

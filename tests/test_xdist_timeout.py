@@ -5,35 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
 import pytest
+from proctools import assert_all_gone, pids_in
 
 from pytest_mpcheck.startmethods import available_methods
 
 METHODS = available_methods()
-
-
-def pids_in(folder: Path, pattern: str) -> list[int]:
-    return [int(p.read_text()) for p in sorted(folder.glob(pattern)) if p.read_text().strip()]
-
-
-def running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def assert_all_gone(pids: list[int], within: float) -> None:
-    deadline = time.monotonic() + within
-    alive = [pid for pid in pids if running(pid)]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-        alive = [pid for pid in alive if running(pid)]
-    assert not alive, f"still running: {alive}"
 
 
 MIXED = """

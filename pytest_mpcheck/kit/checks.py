@@ -153,22 +153,7 @@ def ex1_start_workers(kit: Kit) -> None:
                 " one Process per worker and start each of them."
             ).format(n=n, pids=pids)
         )
-    for i, proc in enumerate(procs):
-        if proc["alive"]:
-            fail(
-                _(
-                    "process {i} (pid {pid}) was still running when start_workers returned:"
-                    " join every process before returning."
-                ).format(i=i, pid=proc["pid"])
-            )
-        if proc["exitcode"] != 0:
-            fail(
-                diagnoses.process_failed(
-                    _("process {i} (pid {pid})").format(i=i, pid=proc["pid"]),
-                    proc["exitcode"],
-                    kit.last.stderr,
-                )
-            )
+    _check_finished_cleanly(kit, procs)
     lines = [ln for ln in kit.last.stdout.splitlines() if ln.strip()]
     for i, pid in enumerate(pids):
         if not any(_number(pid).search(ln) and _number(i).search(ln) for ln in lines):
@@ -181,13 +166,8 @@ def ex1_start_workers(kit: Kit) -> None:
     _check_leftovers(kit, "start_workers", ev["tracked"])
 
 
-def ex1_overlap(kit: Kit) -> None:
-    """All n processes ran at the same time: each probe saw another one running."""
-    n = EX1_N
-    ev = kit.run(
-        "ex1_process", "ex1_start_workers", n, True, probe_wait(kit), function="start_workers"
-    )
-    procs = _returned_processes(ev, n)
+def _check_finished_cleanly(kit: Kit, procs: Sequence[Mapping[str, Any]]) -> None:
+    """Fail unless every process start_workers returned was joined and exited with 0."""
     for i, proc in enumerate(procs):
         if proc["alive"]:
             fail(
@@ -204,6 +184,16 @@ def ex1_overlap(kit: Kit) -> None:
                     kit.last.stderr,
                 )
             )
+
+
+def ex1_overlap(kit: Kit) -> None:
+    """All n processes ran at the same time: each probe saw another one running."""
+    n = EX1_N
+    ev = kit.run(
+        "ex1_process", "ex1_start_workers", n, True, probe_wait(kit), function="start_workers"
+    )
+    procs = _returned_processes(ev, n)
+    _check_finished_cleanly(kit, procs)
     records = {rec["num"]: rec for rec in ev["probe"]["records"] if "num" in rec}
     missing = [i for i in range(n) if i not in records]
     if missing:
