@@ -148,10 +148,6 @@ def main(argv: list[str] | None = None) -> int:
         for name in list(IMPLEMENTATIONS):
             if args.only not in name:
                 del IMPLEMENTATIONS[name]
-    if args.only:
-        for name in list(IMPLEMENTATIONS):
-            if args.only not in name:
-                del IMPLEMENTATIONS[name]
     cpus = effective_cpus()
     print(f"# speedup verdicts: effective CPUs {cpus.describe()}, 4 tasks of heavy(x, {args.n})")
     start = time.perf_counter()

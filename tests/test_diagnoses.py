@@ -8,6 +8,8 @@ start method, and asserts the specific message.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -320,6 +322,57 @@ def test_a_serial_run_parallel_fails_the_speedup_verdict(pytester: pytest.Pytest
     assert "passed" not in outcomes, result.stdout.str()
     if outcomes.get("failed"):
         result.stdout.fnmatch_lines(["*the parallel version ran one task after another*"])
+
+
+def test_parallel_work_too_slow_to_judge_earns_the_points_with_a_note(
+    pytester: pytest.Pytester,
+) -> None:
+    # An unreachable threshold: the correct solution's timing can never decide, so
+    # its points come from the evidence, whatever the load on the machine.
+    result = run_kit(
+        pytester,
+        ROOT / "solutions",
+        "-k",
+        "ex5 and faster",
+        "--mpcheck-speedup-lock",
+        str(pytester.path / "timing.lock"),
+        "--mpcheck-speedup-min",
+        "50",
+        "--mpcheck-report",
+        "results.json",
+        method="fork",
+    )
+    result.assert_outcomes(passed=1)
+    report = json.loads((pytester.path / "results.json").read_text())
+    (test,) = report["tests"]
+    assert test["score"] == test["max_score"] == 8
+    assert test["output"].startswith(
+        "Points given on the evidence: run_parallel ran in several processes at once and did"
+        " the work once, but its speedup could not be judged on this machine now."
+    )
+    assert "threshold: 50.00 (asked for)" in test["output"]
+
+
+def test_workers_that_each_redo_all_the_work_never_earn_the_speedup_points(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_kit(
+        pytester,
+        BUGGY / "redundant_workers",
+        "-k",
+        "ex5 and faster",
+        "-rs",
+        "--mpcheck-speedup-lock",
+        str(pytester.path / "timing.lock"),
+        method="fork",
+    )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        ["*the work ran in parallel, but its speedup was * does every worker redo all the work?*"]
+    )
+    ratio = re.search(r"used (\S+) times the serial version's CPU time", result.stdout.str())
+    assert ratio is not None
+    assert float(ratio.group(1)) >= 1.8
 
 
 def test_untouched_stubs_fail_at_once_naming_the_function_to_write(

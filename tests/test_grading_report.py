@@ -325,3 +325,34 @@ def test_no_report_without_the_option(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_ex3_queue=SUITE)
     pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert not list(pytester.path.glob("*.json"))
+
+
+def test_a_passing_test_can_leave_a_note_in_its_output(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_ex5_speedup="""
+        import pytest
+
+        @pytest.mark.points(3)
+        def test_noted(request):
+            request.node.user_properties.append(("mpcheck_note", "passed on the evidence"))
+
+        @pytest.mark.points(2)
+        def test_quiet():
+            pass
+
+        @pytest.mark.points(1)
+        def test_noted_then_failed(request):
+            # Built, so that the traceback's source line does not hold the text.
+            request.node.user_properties.append(("mpcheck_note", "never" + " shown"))
+            assert False, "the failure is what the output says"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--mpcheck-report=out.json")
+    result.assert_outcomes(passed=2, failed=1)
+    tests = _by_name(_load(pytester.path / "out.json"))
+    assert tests["ex5_speedup: test_noted"]["output"] == "passed on the evidence"
+    assert tests["ex5_speedup: test_noted"]["score"] == 3
+    assert tests["ex5_speedup: test_quiet"]["output"] == ""
+    failed = tests["ex5_speedup: test_noted_then_failed"]["output"]
+    assert "the failure is what the output says" in failed
+    assert "never shown" not in failed

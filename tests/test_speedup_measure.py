@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -42,6 +43,83 @@ def test_the_budget_bounds_the_measurement(tmp_path: Path) -> None:
     assert m.elapsed < 5
     assert m.reference_speedups == []
     assert pickle.loads(pickle.dumps(m)) == m
+
+
+class FakeClock:
+    """A perf_counter that moves only when the code under measurement says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def work(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("budget", "serial_s", "parallel_s", "timed"),
+    [
+        # 0.3 s warm-up + 0.7 s a round: a 6th would pass the soft limit (0.8 x 5 s).
+        (5.0, 0.4, 0.3, 5),
+        # The second round fits (1.0 + 1.15 x 0.7 <= 2.0); a third would not.
+        (2.0, 0.4, 0.3, 2),
+        # The first timed round is measured whatever it costs; nothing after it.
+        (1.0, 0.8, 0.6, 1),
+        (3.0, 1.0, 0.2, 2),
+    ],
+)
+def test_the_budget_is_never_overrun_after_the_first_round(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    budget: float,
+    serial_s: float,
+    parallel_s: float,
+    timed: int,
+) -> None:
+    fake = FakeClock()
+    monkeypatch.setattr("pytest_mpcheck.speedup.clock.perf_counter", fake)
+    m = measure_speedup(
+        lambda: fake.work(serial_s),
+        lambda: fake.work(parallel_s),
+        budget=budget,
+        lock_path=tmp_path / "l",
+        cpus=TWO,
+        reference=False,
+    )
+    # Work this process's sampler cannot see is never decisive: only the budget stops it.
+    assert m.stopped_because == "budget spent"
+    assert len(m.timed_rounds) == timed
+    assert m.elapsed == pytest.approx(parallel_s + timed * (serial_s + parallel_s))
+    first_round_ends = parallel_s + serial_s + parallel_s
+    assert m.elapsed <= max(budget, first_round_ends)
+
+
+@pytest.mark.parametrize(("parallel_runs", "serial_runs", "timed"), [(0, 1, 3), (1, 0, 2)])
+def test_one_round_of_grace_only_for_evidence_that_leans_serial(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    parallel_runs: int,
+    serial_runs: int,
+    timed: int,
+) -> None:
+    fake = FakeClock()
+    monkeypatch.setattr("pytest_mpcheck.speedup.clock.perf_counter", fake)
+    leaning = SimpleNamespace(decisive=False, runs_parallel=parallel_runs, runs_serial=serial_runs)
+    monkeypatch.setattr("pytest_mpcheck.speedup.verdict.judge", lambda *a, **k: leaning)
+    # 0.3 s warm-up + 0.7 s a round, budget 3 s: the third round passes the soft limit
+    # (1.7 + 0.805 > 2.4) but fits into the budget.
+    m = measure_speedup(
+        lambda: fake.work(0.4),
+        lambda: fake.work(0.3),
+        budget=3.0,
+        lock_path=tmp_path / "l",
+        cpus=TWO,
+        reference=False,
+    )
+    assert len(m.timed_rounds) == timed
+    assert m.elapsed <= 3.0
 
 
 def test_fewer_than_two_cpus_measures_nothing(tmp_path: Path) -> None:

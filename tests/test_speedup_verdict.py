@@ -183,3 +183,40 @@ def test_measurement_and_verdict_pickle(evidence: RunEvidence) -> None:
     again = pickle.loads(pickle.dumps(m))
     assert again == m
     assert pickle.loads(pickle.dumps(judge(m))) == judge(m)
+
+
+def test_ran_in_parallel_is_the_evidence_without_the_timing() -> None:
+    # Parallel, the same CPU time as the serial version, but too slow on a busy machine.
+    busy = judge(_measure(PARALLEL, [1.0, 1.1, 0.9], refs=[1.1, 1.0, 1.2]))
+    assert busy.kind == CANNOT_JUDGE
+    assert busy.busy
+    assert busy.work_ratio == pytest.approx(1.0)
+    assert busy.ran_in_parallel
+    assert "work: the parallel version used 1.00 times the serial version's CPU time" in str(busy)
+    # Not faster on an idle machine: timing never fails it, and the evidence still holds.
+    idle = judge(_measure(PARALLEL, [1.1, 1.0], refs=[1.9, 1.9]))
+    assert idle.kind == CANNOT_JUDGE
+    assert not idle.busy
+    assert idle.ran_in_parallel
+    # Serial evidence, a single timed run or work the sampler cannot see: not shown parallel.
+    assert not judge(_measure(SERIAL, [1.0, 1.1])).ran_in_parallel
+    assert not judge(_measure(PARALLEL, [1.1])).ran_in_parallel
+    assert not judge(_measure(UNSEEN, [1.1, 1.2, 1.0])).ran_in_parallel
+
+
+def test_workers_that_each_redo_all_the_work_did_not_run_it_in_parallel() -> None:
+    # Both workers compute the whole list: two processes busy at once, so it looks
+    # parallel, but twice the serial version's CPU time is the work done twice.
+    twice = RunEvidence(
+        0.30, 30, 0.58, 0.29, 0.28, 29, 28, 2, ((11, 0.29), (12, 0.29)), "schedstat"
+    )
+    rounds = [Round(0, True, True, 0.3, 0.3, SERIAL, twice)]
+    for i in range(1, 4):
+        rounds.append(Round(i, False, i % 2 == 1, 0.3, 0.3, SERIAL, twice, 0.04, 0.08 / 1.1))
+    verdict = judge(SpeedupMeasurement(TWO, tuple(rounds)))
+    assert verdict.kind == CANNOT_JUDGE
+    assert verdict.work_ratio == pytest.approx(0.58 / 0.29)
+    assert not verdict.ran_in_parallel
+    assert "work: the parallel version used 2.00 times the serial version's CPU time" in str(
+        verdict
+    )

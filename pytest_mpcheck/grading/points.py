@@ -24,6 +24,9 @@ from pytest_mpcheck.i18n import _
 MARKER_NAME = "points"
 #: The key of the ``user_properties`` entry that carries a test's worth on its reports.
 PROPERTY_NAME = "mpcheck_points"
+#: The ``user_properties`` name whose value a passed test's report shows as its
+#: ``output`` (a test may pass and still have something to say).
+NOTE_PROPERTY = "mpcheck_note"
 
 MARKER_HELP = (
     "points(n): the test function is worth n points when grading; its parametrized "
@@ -87,6 +90,12 @@ def compute_points(items: Sequence[pytest.Item]) -> dict[str, float]:
         count = shares.get(_function_key(item), 0)
         result[item.nodeid] = 0.0 if n is None or count == 0 else n / count
     return result
+
+
+def note_from_properties(properties: Sequence[tuple[str, object]]) -> str | None:
+    """Return what a passed test asked its report to say (:data:`NOTE_PROPERTY`)."""
+    notes = [str(value) for name, value in properties if name == NOTE_PROPERTY]
+    return "\n".join(notes) if notes else None
 
 
 def points_from_properties(properties: Sequence[tuple[str, object]]) -> float | None:

@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from pytest_mpcheck.grading.points import points_from_properties
+from pytest_mpcheck.grading.points import note_from_properties, points_from_properties
 from pytest_mpcheck.i18n import _
 
 __all__ = [
@@ -257,6 +257,9 @@ class Scoreboard:
             # non-strict xpass; a strict xpass is reported as failed above.
             if test.status in (NOT_RUN, RUNNING):
                 test.status = PASSED
+                note = note_from_properties(list(report.user_properties))
+                if note:
+                    test.output = bound_text(note)
         elif report.when == "teardown" and test.status == RUNNING:
             # Setup passed and the call never reported (should not happen): failed.
             test.status = FAILED

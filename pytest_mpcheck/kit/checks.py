@@ -36,7 +36,9 @@ EX4_N = 4
 EX5_DATA = [1, 2, 3, 4]
 EX5_N = 20_000
 EX5_SPEEDUP_N = 1_000_000
-EX5_SPEEDUP_BUDGET = 6.0
+EX5_SPEEDUP_BUDGET = 5.0
+#: Measurements of ex5's speedup at most, while the evidence stays unclear.
+EX5_SPEEDUP_ATTEMPTS = 2
 
 
 def probe_wait(kit: Kit) -> float:
@@ -919,28 +921,50 @@ def ex5_compare(kit: Kit) -> None:
 
 
 def ex5_speedup(kit: Kit) -> None:
-    """``run_parallel`` really runs in parallel and is faster (the plugin's speedup verdict)."""
+    """``run_parallel`` really runs in parallel and is faster (the plugin's speedup verdict).
+
+    The points never depend on how busy the grading machine is: a pass by timing
+    earns them, and so does a verdict that timing cannot settle when the evidence
+    shows the work ran in several processes at once, done once (not once per
+    worker); a note in the report says so. Unclear evidence is measured once more;
+    only a machine where nothing can be measured (fewer than 2 CPUs) skips.
+    """
     from pytest_mpcheck.speedup.verdict import CANNOT_JUDGE, PASS, judge
 
     settings = dict(kit.speedup)
     budget = float(settings.get("budget") or EX5_SPEEDUP_BUDGET)
-    measurement = kit.run(
-        "ex5_speedup",
-        "ex5_speedup",
-        EX5_DATA,
-        2,
-        EX5_SPEEDUP_N,
-        settings,
-        function="run_parallel",
-        needs=("heavy", "run_serial", "run_parallel"),
-        # The budget, plus the wait for the machine-wide timing lock, plus start-up.
-        timeout=max(kit.timeout, budget * 3 + float(settings.get("lock_timeout") or 0.0)),
-    )
-    verdict = judge(measurement, min_speedup=settings.get("min_speedup"))
-    if verdict.kind == PASS:
-        return
-    if verdict.kind == CANNOT_JUDGE:
-        pytest.skip(verdict.report())
-    fail(
-        _("run_parallel is not faster than run_serial: {verdict}").format(verdict=verdict.report())
-    )
+    settings["budget"] = budget
+    for _attempt in range(EX5_SPEEDUP_ATTEMPTS):
+        measurement = kit.run(
+            "ex5_speedup",
+            "ex5_speedup",
+            EX5_DATA,
+            2,
+            EX5_SPEEDUP_N,
+            settings,
+            function="run_parallel",
+            needs=("heavy", "run_serial", "run_parallel"),
+            # The budget, plus the wait for the machine-wide timing lock, plus start-up.
+            timeout=max(kit.timeout, budget * 3 + float(settings.get("lock_timeout") or 0.0)),
+        )
+        verdict = judge(measurement, min_speedup=settings.get("min_speedup"))
+        if verdict.kind == PASS:
+            return
+        if verdict.kind != CANNOT_JUDGE:
+            fail(
+                _("run_parallel is not faster than run_serial: {verdict}").format(
+                    verdict=verdict.report()
+                )
+            )
+        if verdict.ran_in_parallel:
+            kit.note(
+                _(
+                    "Points given on the evidence: run_parallel ran in several processes at once"
+                    " and did the work once, but its speedup could not be judged on this"
+                    " machine now.\n{verdict}"
+                ).format(verdict=verdict.report())
+            )
+            return
+        if measurement.not_measured is not None:
+            break
+    pytest.skip(verdict.report())

@@ -145,6 +145,14 @@ class Kit:
     cache: dict[tuple[str, ...], Any] | None = None
     #: Whether the call timeout was chosen by the user (option or ini), not the default.
     timeout_set: bool = False
+    #: The test's ``user_properties``, where :meth:`note` records what a pass should say.
+    properties: list[tuple[str, object]] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        """Say something about a test that passes anyway (shown in the score report)."""
+        from pytest_mpcheck.grading.points import NOTE_PROPERTY
+
+        self.properties.append((NOTE_PROPERTY, text))
 
     def timeout_for(self, seconds: float) -> float:
         """The call timeout of a check whose correct code needs far less than the default.
@@ -276,6 +284,7 @@ def _make_kit(request: pytest.FixtureRequest, start_method: str, tmp_path: Path)
         cache=request.config.stash.get(_CACHE_KEY, None),
         timeout_set=request.config.stash.get(_TIMEOUT_SET_KEY, False),
         speedup=_speedup_settings(request.config),
+        properties=request.node.user_properties,
     )
 
 

@@ -13,9 +13,11 @@ sandbox child) and returns a picklable :class:`SpeedupMeasurement`; ``judge`` in
    so a busy machine is seen as busy), then the serial and the parallel run in
    alternating order, each paired run giving one speedup figure.
 4. After each round the verdict is computed; measuring stops as soon as it is
-   decisive, or, after two timed rounds at least, when another round would not
-   fit into the time budget (one round of grace when the evidence so far points
-   only to serial execution).
+   decisive, or when another round would not fit into the time budget. The
+   budget is a hard limit for every round after the first timed one: rounds stop
+   at :data:`SOFT_SHARE` of it, and one more round fits into the rest only when
+   the evidence so far points to serial execution (the failure it may settle is
+   worth more than a skip).
 
 Every clock read here is one captured at import (:mod:`.clock`).
 
@@ -46,8 +48,14 @@ __all__ = ["DEFAULT_BUDGET", "Round", "SpeedupMeasurement", "measure_speedup"]
 DEFAULT_BUDGET = 5.0
 DEFAULT_SAMPLE_INTERVAL = 0.01
 MAX_ROUNDS = 20
-#: Timed rounds measured whatever the budget says (each run is one piece of evidence).
+#: Timed rounds measured whenever they fit into the budget (one run decides nothing).
 MIN_TIMED_ROUNDS = 2
+#: Share of the budget after which no new round starts, unless the evidence leans
+#: serial; the rest is kept for that one round of grace.
+SOFT_SHARE = 0.8
+#: A round is predicted to cost this much more than the slowest timed round so far
+#: (a competing job can slow the next one down).
+ROUND_COST_MARGIN = 1.15
 #: A descendant that used at least this much CPU per wall second while the serial
 #: version ran, and at least BACKGROUND_SHARE of its rate during the parallel run,
 #: is background work (a helper some fixture started), not the parallel version's.
@@ -305,7 +313,7 @@ def _protocol(
     rounds: list[Round] = []
     durations: list[float] = []
     stopped = "budget spent"
-    grace = True
+    grace_used = False
 
     def build() -> SpeedupMeasurement:
         return SpeedupMeasurement(
@@ -382,17 +390,20 @@ def _protocol(
                 stopped = "verdict decisive"
                 break
             elapsed = clock.perf_counter() - start
-            # A timed round costs about what the last one did (the warm-up may be slower).
-            next_cost = durations[-1]
-            # Two timed rounds at least: evidence from one run alone decides nothing.
-            if len(rounds) > MIN_TIMED_ROUNDS and elapsed + next_cost > budget:
-                # One round of grace when the evidence so far only points to serial
-                # execution: the failure it may settle is worth more than a skip.
-                leans_serial = verdict.runs_parallel == 0 and verdict.runs_serial >= 1
-                if grace and leans_serial and elapsed + next_cost <= 3 * budget:
-                    grace = False
-                    continue
+            # The next timed round is predicted from the slowest one so far (the
+            # warm-up, with its first pool and imports, is no guide).
+            next_cost = ROUND_COST_MARGIN * max(durations[1:])
+            timed = len(rounds) - 1
+            if elapsed + next_cost > budget:
+                # Never past the budget, whatever the evidence.
                 break
+            if timed >= MIN_TIMED_ROUNDS and elapsed + next_cost > SOFT_SHARE * budget:
+                # Past the soft limit only for a verdict that leans serial (one round
+                # of grace; it may settle a failure, where stopping would skip).
+                leans_serial = verdict.runs_parallel == 0 and verdict.runs_serial >= 1
+                if not leans_serial or grace_used:
+                    break
+                grace_used = True
         else:
             stopped = "round limit reached"
     finally:

@@ -72,6 +72,12 @@ SERIAL_MIN_CPU = 0.08
 INVISIBLE_COVERAGE = 0.05
 #: Reference speedup (of the ideal) below which the machine counts as busy.
 BUSY_REFERENCE_SHARE = 0.75
+#: The parallel version may use this many times the serial version's CPU time
+#: (process start-up, pickling) and still count as doing the same work once:
+#: workers that each redo all of it use twice as much or more.
+SAME_WORK_RATIO = 1.5
+#: ...and from this many times on, the hint says the work was probably done twice.
+REDONE_WORK_RATIO = 1.8
 
 
 def default_threshold(parallelism: int) -> float:
@@ -141,6 +147,27 @@ class SpeedupVerdict:
     overlap: float | None
     processes: int
     elapsed: float
+    #: Whether the reference burst showed a busy machine.
+    busy: bool = False
+    #: The parallel version's CPU time over the serial version's (median per round).
+    work_ratio: float | None = None
+
+    @property
+    def ran_in_parallel(self) -> bool:
+        """What the evidence says, timing aside: the work really ran in parallel.
+
+        Several processes used a CPU at the same time in at least two thirds of
+        at least two timed runs, and one at a time in none, while the parallel
+        version used no more than :data:`SAME_WORK_RATIO` times the serial
+        version's CPU time (so it did the work once, not once per worker).
+        """
+        return (
+            self.runs_total >= 2
+            and self.runs_serial == 0
+            and self.runs_parallel * 3 >= self.runs_total * 2
+            and self.work_ratio is not None
+            and self.work_ratio <= SAME_WORK_RATIO
+        )
 
     @property
     def passed(self) -> bool:
@@ -188,6 +215,13 @@ class SpeedupVerdict:
                     overlap=self.overlap or 0.0,
                     processes=self.processes,
                 )
+            )
+        if self.work_ratio is not None:
+            lines.append(
+                _(
+                    "work: the parallel version used {ratio:.2f} times the serial version's CPU"
+                    " time"
+                ).format(ratio=self.work_ratio)
             )
         if self.reference_speedup is not None:
             lines.append(
@@ -258,6 +292,8 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
         overlap=statistics.median(overlaps) if overlaps else None,
         processes=max((ev.processes_used for ev in runs), default=0),
         elapsed=m.elapsed,
+        busy=ref_median is not None and ref_median < BUSY_REFERENCE_SHARE * ideal,
+        work_ratio=_work_ratio(m),
     )
 
     def verdict(kind: str, message: str, decisive: bool = True) -> SpeedupVerdict:
@@ -289,7 +325,7 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
         )
 
     median = statistics.median(speedups) if speedups else None
-    busy = ref_median is not None and ref_median < BUSY_REFERENCE_SHARE * ideal
+    busy = bool(base["busy"])
     # Pass needs parallel evidence in most timed runs and serial evidence in none.
     if n_par > 0 and n_ser == 0 and median is not None:
         if median >= threshold and len(speedups) >= 2 and n_par * 3 >= counted * 2:
@@ -302,7 +338,15 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
                 ).format(speedup=median, threshold=threshold),
                 decisive,
             )
-        if busy:
+        ratio = base["work_ratio"]
+        if isinstance(ratio, float) and ratio >= REDONE_WORK_RATIO:
+            reason = _(
+                "the work ran in parallel, but its speedup was {speedup:.2f} (threshold"
+                " {threshold:.2f}) while it used {ratio:.1f} times the serial version's CPU"
+                " time: does every worker redo all the work? Give each worker its share of the"
+                " tasks (pool.map(func, data))"
+            ).format(speedup=median, threshold=threshold, ratio=ratio)
+        elif busy:
             reason = _(
                 "the machine is too busy to tell: the work ran in parallel, but its speedup was"
                 " {speedup:.2f} (threshold {threshold:.2f}) while a known-good parallel job"
@@ -340,6 +384,15 @@ def judge(measurement: SpeedupMeasurement, *, min_speedup: float | None = None) 
     if busy:
         reason += _(" (the machine is busy: reference speedup {ref:.2f})").format(ref=ref_median)
     return verdict(CANNOT_JUDGE, _cannot(reason), False)
+
+
+def _work_ratio(m: SpeedupMeasurement) -> float | None:
+    ratios = [
+        r.parallel_evidence.cpu_total / r.serial_evidence.cpu_total
+        for r in m.timed_rounds
+        if r.serial_evidence.cpu_total > 0 and r.parallel_evidence.samples >= 3
+    ]
+    return statistics.median(ratios) if ratios else None
 
 
 def _cannot(why: str) -> str:
