@@ -203,6 +203,18 @@ def test_stubs_keep_every_contract_name_and_teach_in_both_languages() -> None:
             assert heading in doc, (module, heading)
 
 
+def test_a_grading_run_leaves_the_kit_owners_progress_alone(pytester: pytest.Pytester) -> None:
+    kit = copy_kit(pytester)
+    shutil.copy(ROOT / "solutions" / "ex1_process.py", kit)
+    result = run(pytester, "-k", "worker_prints", "--mpcheck-report", "results.json")
+    result.assert_outcomes(passed=1)
+    assert json.loads((pytester.path / "results.json").read_text())["score"] == 4
+    assert not (pytester.path / ".mpcheck").exists()
+    # The same run without a report is the learner's own: it is recorded.
+    run(pytester, "-k", "worker_prints").assert_outcomes(passed=1)
+    assert (pytester.path / ".mpcheck" / "last-run.json").is_file()
+
+
 def test_progress_and_last_run_under_xdist(pytester: pytest.Pytester) -> None:
     """Under ``-n 2`` the controller shows the table and writes the file; workers do not."""
     kit = copy_kit(pytester)

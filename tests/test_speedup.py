@@ -140,9 +140,13 @@ def _not_failed_and_parallel(result: pytest.RunResult, expected: int) -> None:
     text = result.stdout.str()
     for line in text.splitlines():
         if line.startswith("SKIPPED"):
-            # Skipped only for timing: the evidence said it did run in parallel.
+            # Skipped only for timing: the evidence said it did run in parallel (a small
+            # spawn workload can spend more CPU starting workers than working).
             assert "cannot judge speedup here" in line, line
-            assert "the work ran in parallel" in line, line
+            assert "the work ran in parallel" in line or (
+                "several processes were busy at once" in line
+                and "Starting workers costs CPU time too" in line
+            ), line
     if outcomes.get("passed"):
         result.stdout.fnmatch_lines(
             [

@@ -192,7 +192,11 @@ def test_ran_in_parallel_is_the_evidence_without_the_timing() -> None:
     assert busy.busy
     assert busy.work_ratio == pytest.approx(1.0)
     assert busy.ran_in_parallel
-    assert "work: the parallel version used 1.00 times the serial version's CPU time" in str(busy)
+    assert busy.top_share == pytest.approx(0.26 / 0.52)
+    assert (
+        "work: the parallel version used 1.00 times the serial version's CPU time, its busiest"
+        " process 50% of it"
+    ) in str(busy)
     # Not faster on an idle machine: timing never fails it, and the evidence still holds.
     idle = judge(_measure(PARALLEL, [1.1, 1.0], refs=[1.9, 1.9]))
     assert idle.kind == CANNOT_JUDGE
@@ -217,6 +221,74 @@ def test_workers_that_each_redo_all_the_work_did_not_run_it_in_parallel() -> Non
     assert verdict.kind == CANNOT_JUDGE
     assert verdict.work_ratio == pytest.approx(0.58 / 0.29)
     assert not verdict.ran_in_parallel
+    assert verdict.top_share == pytest.approx(1.0)
     assert "work: the parallel version used 2.00 times the serial version's CPU time" in str(
         verdict
     )
+    assert verdict.balance == pytest.approx(1.0)
+    assert (
+        "and they used 2.0 times the serial version's CPU time: does every worker redo all the"
+        " work?"
+    ) in verdict.message
+
+
+def _against_serial(parallel: RunEvidence, speedups: list[float]) -> SpeedupMeasurement:
+    rounds = [Round(0, True, True, 0.3, 0.3, SERIAL, parallel)]
+    for i, speedup in enumerate(speedups, start=1):
+        rounds.append(
+            Round(i, False, i % 2 == 1, 0.3 * speedup, 0.3, SERIAL, parallel, 0.04, 0.08 / 1.1)
+        )
+    return SpeedupMeasurement(TWO, tuple(rounds))
+
+
+def test_a_helper_that_only_spins_beside_serial_work_is_not_parallel_work() -> None:
+    # The calling process does all the work (0.29 s, as the serial version) while a
+    # helper burns a little CPU in every window: busy at once, but nothing shared.
+    spinner = RunEvidence(
+        0.30, 30, 0.33, 0.29, 0.04, 29, 29, 2, ((11, 0.29), (12, 0.04)), "schedstat", 28, 28.0
+    )
+    assert classify(spinner) == "parallel"
+    verdict = judge(_against_serial(spinner, [1.0, 1.05, 1.0]))
+    assert verdict.parallel_evidence
+    assert verdict.work_ratio == pytest.approx(0.33 / 0.29)
+    assert not verdict.ran_in_parallel
+    assert not verdict.credible_parallel
+    assert verdict.balance == pytest.approx(0.04 / 0.29)
+    assert (
+        "one process alone used 100% of the serial version's CPU time: does one process do all"
+        " the work while the others only keep busy?"
+    ) in verdict.message
+
+
+def test_work_done_where_the_sampler_cannot_see_is_not_shown_parallel() -> None:
+    # Two light processes overlap while the real work runs outside this process tree.
+    decoys = RunEvidence(
+        0.30, 30, 0.06, 0.03, 0.03, 29, 29, 2, ((11, 0.03), (12, 0.03)), "schedstat", 28, 28.0
+    )
+    verdict = judge(_against_serial(decoys, [1.3, 1.2, 1.1]))
+    assert verdict.parallel_evidence
+    assert verdict.work_ratio is not None
+    assert verdict.work_ratio < 0.7
+    assert not verdict.ran_in_parallel
+    assert not verdict.credible_parallel
+
+
+def test_credible_parallel_needs_timing_that_does_not_contradict_the_evidence() -> None:
+    # Busy machine, parallel evidence, not slower than serial: credible.
+    assert judge(_measure(PARALLEL, [1.0, 1.1, 1.05], refs=[1.1, 1.0, 1.2])).credible_parallel
+    # Busy, but the parallel version was slower than the serial one.
+    assert not judge(_measure(PARALLEL, [0.8, 0.9, 0.85], refs=[1.1, 1.0, 1.2])).credible_parallel
+    # Idle machine (reference 1.9): some gain is credible, short of the threshold...
+    short = judge(_measure(PARALLEL, [1.1, 1.2, 1.1], refs=[1.9, 1.9, 1.9]))
+    assert short.kind == CANNOT_JUDGE
+    assert short.credible_parallel
+    # ...none is not: the machine gave parallelism and this code did not use it.
+    flat = judge(_measure(PARALLEL, [1.0, 1.04, 1.0], refs=[1.9, 1.9, 1.9]))
+    assert flat.kind == CANNOT_JUDGE
+    assert flat.ran_in_parallel
+    assert not flat.credible_parallel
+    # Without a reference burst the machine is not known to be busy.
+    assert judge(_measure(PARALLEL, [1.2, 1.1], refs=[None, None])).credible_parallel
+    assert not judge(_measure(PARALLEL, [1.0, 1.0], refs=[None, None])).credible_parallel
+    # Serial evidence is never credible, whatever the timing.
+    assert not judge(_measure(SERIAL, [1.5, 1.4])).credible_parallel

@@ -145,6 +145,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_XdistControllerHooks(state), "mpcheck-grading-xdist")
 
 
+def report_path(config: pytest.Config) -> Path | None:
+    """Where this run writes its score report (``None``: not a grading run)."""
+    state = config.stash.get(_STATE_KEY, None)
+    return state.path if state is not None else None
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Remove the controller's points folder."""
     state = config.stash.get(_STATE_KEY, None)

@@ -427,6 +427,12 @@ def _rows(tests: list[Any]) -> dict[str, _Row]:
     return {name: rows[name] for name in EXERCISES if name in rows}
 
 
+def _is_grading_run(config: pytest.Config) -> bool:
+    from pytest_mpcheck.grading.plugin import report_path
+
+    return report_path(config) is not None
+
+
 def _kit_root(config: pytest.Config, tests: list[Any]) -> Path | None:
     for test in tests:
         path = Path(config.rootpath, test.nodeid.split("::", 1)[0])
@@ -491,9 +497,13 @@ def pytest_terminal_summary(
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Record this run's kit results in ``.mpcheck/last-run.json`` (not on xdist workers)."""
+    """Record this run's kit results in ``.mpcheck/last-run.json``.
+
+    Not on xdist workers, and not in a grading run (one that writes a score report):
+    grading someone's submission is not the kit owner's progress.
+    """
     config = session.config
-    if hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput") or _is_grading_run(config):
         return
     tests = _kit_tests(config)
     root = _kit_root(config, tests)

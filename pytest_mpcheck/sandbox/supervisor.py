@@ -458,10 +458,9 @@ class _Call:
             from pytest_mpcheck.stacks import dump_stacks, format_stacks
 
             return format_stacks(dump_stacks(roles, timeout=_STACKS_TIMEOUT))
-        except Exception:  # stacks unavailable: at least name the processes
-            return "\n".join(
-                f"pid {p} ({role}): {_('stack unavailable')}" for p, role in roles.items()
-            )
+        except Exception as exc:  # stacks unavailable: at least name the processes
+            unavailable = _("stack unavailable: {reason}").format(reason=exc)
+            return "\n".join(f"pid {p} ({role}): {unavailable}" for p, role in roles.items())
 
     # -- after the call ------------------------------------------------------------------
 

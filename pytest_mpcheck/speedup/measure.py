@@ -13,11 +13,12 @@ sandbox child) and returns a picklable :class:`SpeedupMeasurement`; ``judge`` in
    so a busy machine is seen as busy), then the serial and the parallel run in
    alternating order, each paired run giving one speedup figure.
 4. After each round the verdict is computed; measuring stops as soon as it is
-   decisive, or when another round would not fit into the time budget. The
-   budget is a hard limit for every round after the first timed one: rounds stop
-   at :data:`SOFT_SHARE` of it, and one more round fits into the rest only when
-   the evidence so far points to serial execution (the failure it may settle is
-   worth more than a skip).
+   decisive, or when another round would not fit into the time budget. Two timed
+   rounds are always measured (a failure needs two runs of evidence); after them
+   the budget is a hard limit, predicted from the slowest round so far: rounds
+   stop at :data:`SOFT_SHARE` of it, and one more round fits into the rest only
+   when the evidence so far points to serial execution (the failure it may
+   settle is worth more than a skip).
 
 Every clock read here is one captured at import (:mod:`.clock`).
 
@@ -394,10 +395,14 @@ def _protocol(
             # warm-up, with its first pool and imports, is no guide).
             next_cost = ROUND_COST_MARGIN * max(durations[1:])
             timed = len(rounds) - 1
+            if timed < MIN_TIMED_ROUNDS:
+                # One run decides nothing (a failure needs two): the second timed
+                # round is measured even when it passes the budget.
+                continue
             if elapsed + next_cost > budget:
-                # Never past the budget, whatever the evidence.
+                # Never past the budget otherwise, whatever the evidence.
                 break
-            if timed >= MIN_TIMED_ROUNDS and elapsed + next_cost > SOFT_SHARE * budget:
+            if elapsed + next_cost > SOFT_SHARE * budget:
                 # Past the soft limit only for a verdict that leans serial (one round
                 # of grace; it may settle a failure, where stopping would skip).
                 leans_serial = verdict.runs_parallel == 0 and verdict.runs_serial >= 1
