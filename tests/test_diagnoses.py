@@ -359,7 +359,7 @@ def test_parallel_looking_work_done_twice_never_earns_the_speedup_points(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
     # Each worker redoing all the work, or a helper that spins beside serial work:
-    # two processes busy at once, twice the serial CPU time, no gain.
+    # two processes busy at once, about twice the serial CPU time, no gain.
     monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
     result = run_kit(
         pytester,
@@ -369,16 +369,28 @@ def test_parallel_looking_work_done_twice_never_earns_the_speedup_points(
         "-rs",
         method="fork",
     )
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*several processes were busy at once, but the speedup was * times the serial"
-            " version's CPU time: does every worker redo all the work?*"
-        ]
-    )
-    top = re.search(r"its busiest process (\d+)% of it", result.stdout.str())
-    assert top is not None
-    assert int(top.group(1)) >= 90
+    outcomes = result.parseoutcomes()
+    assert "passed" not in outcomes, result.stdout.str()
+    if case == "redundant_workers":
+        # Under fork, twice the serial CPU time is the work done twice: a failure.
+        assert outcomes.get("failed") == 1, result.stdout.str()
+        result.stdout.fnmatch_lines(
+            [
+                "*run_parallel did the work more than once: its processes were busy at the same"
+                " time, but together they used * times the CPU time run_serial needs, and the"
+                " speedup was *. Does every worker redo all the work?*"
+            ]
+        )
+        ratio = re.search(r"used (\S+) times the serial version's CPU time", result.stdout.str())
+        assert ratio is not None
+        assert float(ratio.group(1)) >= 1.8
+    else:
+        # A spinner's CPU time depends on how much of a CPU it got: failed or skipped,
+        # with the figures that show one process did the work.
+        assert outcomes.get("failed", 0) + outcomes.get("skipped", 0) == 1
+        top = re.search(r"its busiest process (\d+)% of it", result.stdout.str())
+        assert top is not None
+        assert int(top.group(1)) >= 90
 
 
 def test_untouched_stubs_fail_at_once_naming_the_function_to_write(

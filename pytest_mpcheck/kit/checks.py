@@ -933,12 +933,13 @@ def ex5_speedup(kit: Kit) -> None:
     shows the work shared among processes that ran at once, done once, and timing
     does not contradict it (``credible_parallel``); a note in the report says so.
     Evidence that is neither parallel nor serial is measured once more (both
-    measurements judged together), then skipped.
+    measurements judged together), then skipped. Under fork, parallel work that used
+    1.8 times the serial version's CPU time or more (done twice) fails.
     """
     import dataclasses
 
     from pytest_mpcheck.speedup.measure import DEFAULT_BUDGET
-    from pytest_mpcheck.speedup.verdict import CANNOT_JUDGE, PASS, judge
+    from pytest_mpcheck.speedup.verdict import CANNOT_JUDGE, PASS, REDONE_WORK_RATIO, judge
 
     settings = dict(kit.speedup)
     budget = float(settings.get("budget") or DEFAULT_BUDGET)
@@ -976,6 +977,23 @@ def ex5_speedup(kit: Kit) -> None:
             verdict = judge(measurement, min_speedup=settings.get("min_speedup"))
     if verdict.kind == PASS:
         return
+    redone = (
+        # Under fork, starting workers costs next to no CPU time: a parallel version
+        # that used this much more than the serial one did the work more than once.
+        kit.start_method == "fork"
+        and verdict.parallel_evidence
+        and verdict.work_ratio is not None
+        and verdict.work_ratio >= REDONE_WORK_RATIO
+    )
+    if redone:
+        fail(
+            _(
+                "run_parallel did the work more than once: its processes were busy at the same"
+                " time, but together they used {ratio:.1f} times the CPU time run_serial needs,"
+                " and the speedup was {speedup:.2f}. Does every worker redo all the work? Give"
+                " each worker its share of the tasks (pool.map(func, data)).\n{figures}"
+            ).format(ratio=verdict.work_ratio, speedup=verdict.speedup, figures=verdict.figures())
+        )
     if verdict.kind != CANNOT_JUDGE:
         fail(
             _("run_parallel is not faster than run_serial: {verdict}").format(

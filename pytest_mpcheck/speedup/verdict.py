@@ -89,13 +89,13 @@ REDONE_WORK_RATIO = 1.8
 #: ...and with the busiest process at this share of the serial CPU time (and the
 #: balance below SHARED_BALANCE), whether one process did it all.
 ALONE_TOP_SHARE = 0.9
-#: A parallel version is credible when its median speedup reached this much on a
-#: machine that is not busy (a correct Pool(2) has measured 1.12 at worst on an idle
+#: On a machine that is not busy, a parallel version is credible when its median
+#: speedup reached this much (a correct Pool(2) has measured 1.12 at worst on an idle
 #: 2-vCPU VM whose vCPUs slow each other down; a helper that spins beside serial work
-#: measures about 1.0)...
+#: measures about 1.0). On a busy one timing tells nothing: with one CPU-bound job
+#: competing, the reference burst itself measured 0.93-1.08 and a correct version
+#: 0.79-0.98, so there the evidence alone decides.
 CREDIBLE_SPEEDUP = 1.05
-#: ...and this much on a busy one (where a correct version has measured 1.03 at worst).
-CREDIBLE_SPEEDUP_BUSY = 1.0
 
 
 def default_threshold(parallelism: int) -> float:
@@ -206,14 +206,14 @@ class SpeedupVerdict:
     def credible_parallel(self) -> bool:
         """:attr:`ran_in_parallel`, and timing that does not contradict it.
 
-        The parallel version was faster than the serial one (median speedup at
-        least :data:`CREDIBLE_SPEEDUP`, or :data:`CREDIBLE_SPEEDUP_BUSY` when the
-        reference burst showed a busy machine), if not by the threshold. What a
-        grader may award when timing alone cannot decide.
+        Unless the reference burst showed a busy machine (where timing tells
+        nothing), the parallel version was also faster than the serial one: a
+        median speedup of at least :data:`CREDIBLE_SPEEDUP`, if not the threshold.
+        What a grader may award when timing alone cannot decide.
         """
         if not self.ran_in_parallel or self.speedup is None:
             return False
-        return self.speedup >= (CREDIBLE_SPEEDUP_BUSY if self.busy else CREDIBLE_SPEEDUP)
+        return self.busy or self.speedup >= CREDIBLE_SPEEDUP
 
     @property
     def passed(self) -> bool:
