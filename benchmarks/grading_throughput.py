@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,20 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _show_losses(submission: Path) -> None:
+    """Print the tests that lost points in one submission's results.json."""
+    path = submission / "results.json"
+    try:
+        tests = json.loads(path.read_text())["tests"]
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"       {submission.name}: no results.json to explain it ({exc})")
+        return
+    for test in tests:
+        if test.get("score") != test.get("max_score"):
+            first = str(test.get("output", "")).strip().splitlines()[:3]
+            print(f"       {submission.name}: {test['name']}: {' / '.join(first)[:300]}")
 
 
 def main() -> int:
@@ -81,6 +96,9 @@ def main() -> int:
             print(
                 f"{jobs:>4} {wall:>8.1f} {per_minute:>9.2f} {per_sub:>7.1f}  {dict(scores)}{note}"
             )
+            for row in rows:
+                if row["score"] != row["max_score"]:
+                    _show_losses(Path(row["submission"]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
