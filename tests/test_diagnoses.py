@@ -67,9 +67,9 @@ CASES = [
         "ex1 and returns_finished",
         "fork",
         [
-            "process 0 (pid *) exited with code 1 instead of 0: it raised an exception. Its"
-            " traceback:",
-            "*ValueError: worker 0 cannot count*",
+            # Its own traceback, or (when the processes' lines mixed) the last whole one.
+            "process 0 (pid *) exited with code 1 instead of 0: it raised an exception. *",
+            "*ValueError: worker * cannot count*",
         ],
     ),
     (
@@ -486,3 +486,39 @@ def test_a_long_traceback_keeps_the_learners_frames_and_whole_lines() -> None:
     # Every line kept is a whole line of the original (or the note of what was left out).
     originals = set(text.splitlines())
     assert all(line in originals or "frame(s)" in line for line in trimmed.splitlines())
+
+
+def test_the_traceback_shown_is_the_failed_process_own() -> None:
+    from pytest_mpcheck.kit.diagnoses import process_failed
+
+    def block(name: str, num: int) -> str:
+        return (
+            f"Process {name}:\nTraceback (most recent call last):\n"
+            f'  File "ex1_process.py", line 8, in worker\n'
+            f"ValueError: worker {num} cannot count\n"
+        )
+
+    # Under load the processes' tracebacks reach stderr in any order.
+    stderr = "process 1 started\n" + block("Process-2", 1) + block("Process-1", 0)
+    stderr += block("Process-3", 2)
+    message = process_failed("process 0 (pid 7)", 1, stderr, "Process-1")
+    assert message.startswith(
+        "process 0 (pid 7) exited with code 1 instead of 0: it raised an exception."
+    )
+    assert "ValueError: worker 0 cannot count" in message
+    assert "worker 1" not in message
+    assert "worker 2" not in message
+    # Without a name (or with one that printed nothing), the last traceback, said so.
+    for name in ("", "Process-9"):
+        message = process_failed("p", 1, stderr, name)
+        assert "The last traceback the processes printed:" in message
+        assert "ValueError: worker 2 cannot count" in message
+    # Lines of processes failing at once can mix: never a mixed block as its own.
+    mixed = (
+        "Process Process-1:\nTraceback (most recent call last):\nProcess Process-2:\n"
+        'Traceback (most recent call last):\n  File "x.py", line 8, in worker\n'
+        "ValueError: worker 1 cannot count\n"
+    )
+    message = process_failed("process 0 (pid 7)", 1, mixed, "Process-1")
+    assert "Its traceback" not in message
+    assert "The last traceback the processes printed:" in message

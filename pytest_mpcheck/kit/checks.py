@@ -70,6 +70,7 @@ def _check_exitcodes(kit: Kit, tracked: Sequence[Mapping[str, Any]], roles: set[
                     _("the {role} process (pid {pid})").format(role=proc["role"], pid=proc["pid"]),
                     proc["exitcode"],
                     getattr(kit.last, "stderr", ""),
+                    str(proc.get("name") or ""),
                 )
             )
 
@@ -181,6 +182,7 @@ def _check_finished_cleanly(kit: Kit, procs: Sequence[Mapping[str, Any]]) -> Non
                     _("process {i} (pid {pid})").format(i=i, pid=proc["pid"]),
                     proc["exitcode"],
                     kit.last.stderr,
+                    str(proc.get("name") or ""),
                 )
             )
 

@@ -281,24 +281,54 @@ def from_outcome(
     return _("{function} failed: {summary}").format(function=function, summary=outcome.summary())
 
 
-def process_failed(what: str, exitcode: int | None, stderr: str) -> str:
-    """A worker process raised (exit code 1) or exited with another non-zero code."""
+def process_failed(what: str, exitcode: int | None, stderr: str, name: str = "") -> str:
+    """A worker process raised (exit code 1) or exited with another non-zero code.
+
+    ``name`` is the process's ``Process.name``: multiprocessing heads each failed
+    process's traceback with it, so the traceback shown is this process's own even
+    when several processes failed at once.
+    """
     explained = bootstrapping(stderr)
     if explained:
         return explained
-    traceback = _worker_traceback(stderr)
+    own = _own_traceback(stderr, name) if name else ""
+    traceback = own or _worker_traceback(stderr)
     if exitcode is not None and exitcode < 0:
         head = _("{what} was killed by signal {signal}").format(what=what, signal=-exitcode)
     else:
         head = _("{what} exited with code {code} instead of 0").format(what=what, code=exitcode)
-    if traceback:
+    if own:
         return _("{head}: it raised an exception. Its traceback:\n{traceback}").format(
-            head=head, traceback=traceback
+            head=head, traceback=own
         )
+    if traceback:
+        # Processes that fail at once write to stderr at once: their lines can mix,
+        # so the last whole traceback may be another process's.
+        return _(
+            "{head}: it raised an exception. The last traceback the processes printed:\n{traceback}"
+        ).format(head=head, traceback=traceback)
     return _(
         "{head}. A process exits with 0 when its target function returns normally; fix what"
         " makes it fail."
     ).format(head=head)
+
+
+#: The line multiprocessing writes before the traceback of a process that raised.
+_PROCESS_HEADER = re.compile(r"^Process (?P<name>[^\n]*):\n(?=Traceback)", re.MULTILINE)
+
+
+def _own_traceback(stderr: str, name: str) -> str:
+    """The whole traceback under process ``name``'s header, or "" when lines mixed."""
+    for match in _PROCESS_HEADER.finditer(stderr):
+        if match.group("name") != name:
+            continue
+        following = re.compile(r"^Process [^\n]*:$", re.MULTILINE).search(stderr, match.end())
+        block = stderr[match.end() : following.start() if following else len(stderr)]
+        lines = block.rstrip("\n").splitlines()
+        # Whole: the header line, then frames, then the exception line last.
+        if len(lines) >= 2 and lines[-1] and not lines[-1].startswith((" ", "Traceback")):
+            return _tail("\n".join(lines), 2000)
+    return ""
 
 
 def _worker_traceback(stderr: str) -> str:

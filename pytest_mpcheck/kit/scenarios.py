@@ -141,6 +141,7 @@ def _describe_processes(value: Any) -> dict[str, Any]:
                     "pid": proc.pid,
                     "alive": alive,
                     "exitcode": None if alive else proc.exitcode,
+                    "name": str(getattr(proc, "name", "")),
                 }
             )
         else:
