@@ -315,6 +315,8 @@ def process_failed(what: str, exitcode: int | None, stderr: str, name: str = "")
 
 #: The line multiprocessing writes before the traceback of a process that raised.
 _PROCESS_HEADER = re.compile(r"^Process (?P<name>[^\n]*):\n(?=Traceback)", re.MULTILINE)
+#: Any process's header, where the block of the one before it ends.
+_ANY_PROCESS_HEADER = re.compile(r"^Process [^\n]*:$", re.MULTILINE)
 
 
 def _own_traceback(stderr: str, name: str) -> str:
@@ -322,7 +324,7 @@ def _own_traceback(stderr: str, name: str) -> str:
     for match in _PROCESS_HEADER.finditer(stderr):
         if match.group("name") != name:
             continue
-        following = re.compile(r"^Process [^\n]*:$", re.MULTILINE).search(stderr, match.end())
+        following = _ANY_PROCESS_HEADER.search(stderr, match.end())
         block = stderr[match.end() : following.start() if following else len(stderr)]
         lines = block.rstrip("\n").splitlines()
         # Whole: the header line, then frames, then the exception line last.
