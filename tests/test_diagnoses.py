@@ -372,18 +372,24 @@ def test_parallel_looking_work_done_twice_never_earns_the_speedup_points(
     outcomes = result.parseoutcomes()
     assert "passed" not in outcomes, result.stdout.str()
     if case == "redundant_workers":
-        # Under fork, twice the serial CPU time is the work done twice: a failure.
-        assert outcomes.get("failed") == 1, result.stdout.str()
-        result.stdout.fnmatch_lines(
-            [
-                "*run_parallel did the work more than once: its processes were busy at the same"
-                " time, but together they used * times the CPU time run_serial needs, and the"
-                " speedup was *. Does every worker redo all the work?*"
-            ]
-        )
+        # Twice the serial CPU time is the work done twice. The sampler can miss a
+        # worker's last window (1.75 once in CI), so below the 1.8 failure line the
+        # verdict is a skip; never points, and the figures show the double work.
         ratio = re.search(r"used (\S+) times the serial version's CPU time", result.stdout.str())
         assert ratio is not None
-        assert float(ratio.group(1)) >= 1.8
+        if float(ratio.group(1)) >= 1.8:
+            assert outcomes.get("failed") == 1, result.stdout.str()
+            result.stdout.fnmatch_lines(
+                [
+                    "*run_parallel did the work more than once: its processes were busy at the"
+                    " same time, but together they used * times the CPU time run_serial needs,"
+                    " and the speedup was *. Does every worker redo all the work?*"
+                ]
+            )
+        else:
+            assert outcomes.get("skipped") == 1, result.stdout.str()
+            # Far above what a correct version uses (1.36 times at most, measured).
+            assert float(ratio.group(1)) >= 1.6
     else:
         # A spinner's CPU time depends on how much of a CPU it got: failed or skipped,
         # with the figures that show one process did the work.
